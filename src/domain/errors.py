@@ -1,0 +1,22 @@
+"""Errors the domain raises; presentation maps each to one HTTP status, app-wide."""
+
+
+class DomainError(Exception):
+    """Base of every error a use case may raise on purpose."""
+
+
+class NotFound(DomainError):
+    """The requested resource does not exist."""
+
+
+class InvalidInput(DomainError):
+    """A value a client sent breaks a rule; `field` names the offending parameter."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class Unavailable(DomainError):
+    """A backing service cannot answer right now; the client may retry later."""

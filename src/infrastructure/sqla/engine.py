@@ -1,0 +1,101 @@
+"""Engine creation, idempotent schema set-up and the database health probe."""
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from domain.ports import HealthProbe
+from infrastructure.sqla.seed import seed_demo
+from infrastructure.sqla.tables import metadata
+
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+# Start-up may wait for another process that is seeding the demo data.
+STARTUP_LOCK_TIMEOUT_MS = 300_000
+_STARTUP_LOCK_KEY = 0x70657266  # "perf": one advisory lock id for start-up on PostgreSQL
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An async engine for `url`; SQLite files get WAL, a busy timeout and real transactions."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transactions away from the driver's implicit BEGIN so that SQLAlchemy's own BEGIN
+        # covers DDL too: the schema is then created atomically by whichever process gets there first.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+    return engine
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    """Whether the engine talks to SQLite (the embedded default)."""
+    return engine.dialect.name == "sqlite"
+
+
+async def create_schema(conn: AsyncConnection) -> None:
+    """Create every table and index that is missing; safe to run from many processes at once."""
+    for table in metadata.sorted_tables:
+        await conn.execute(CreateTable(table, if_not_exists=True))
+        for index in table.indexes:
+            await conn.execute(CreateIndex(index, if_not_exists=True))
+
+
+async def prepare_database(engine: AsyncEngine, *, demo_items: int, demo_orders: int) -> bool:
+    """Create the schema and seed the demo data once; one process at a time. True when it seeded."""
+    async with engine.connect() as conn:
+        if is_sqlite(engine):
+            # An IMMEDIATE transaction takes the write lock up front, so a second process waits for
+            # the first to commit instead of failing to upgrade a stale read snapshot.
+            await _set_busy_timeout(conn, STARTUP_LOCK_TIMEOUT_MS)
+            conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
+        try:
+            async with conn.begin():
+                if not is_sqlite(engine):
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STARTUP_LOCK_KEY})
+                await create_schema(conn)
+                if demo_items or demo_orders:
+                    return await seed_demo(conn, items_count=demo_items, orders_count=demo_orders)
+                return False
+        finally:
+            if is_sqlite(engine):
+                await _set_busy_timeout(conn, SQLITE_BUSY_TIMEOUT_MS)
+
+
+async def _set_busy_timeout(conn: AsyncConnection, milliseconds: int) -> None:
+    await conn.exec_driver_sql(f"PRAGMA busy_timeout={milliseconds}")
+    await conn.commit()
+
+
+class SqlaHealthProbe(HealthProbe):
+    """Database reachability through a `SELECT 1` on the shared engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def database_reachable(self) -> bool:
+        """True when a trivial query succeeds."""
+        try:
+            async with self._engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any failure means "not reachable", which is the answer
+            return False
+        return True

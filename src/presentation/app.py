@@ -1,0 +1,67 @@
+# 실행 방법: uv run perfshop serve
+"""The composition root: builds the Litestar app from settings and dishka providers."""
+
+import logging
+import os
+import sys
+
+from dishka import Provider, make_async_container
+from dishka.integrations.litestar import setup_dishka
+from litestar import Litestar
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.errors import DomainError
+from infrastructure.sqla.engine import prepare_database
+from presentation.http.errors import client_error_handler, domain_error_handler, internal_error_handler
+from presentation.http.health import health
+from presentation.http.items import ItemController
+from presentation.ioc import providers_for
+from presentation.settings import Settings, SettingsError, load_settings
+
+logger = logging.getLogger("perfshop")
+
+
+def settings_from_environment() -> Settings:
+    """The settings of this process, or exit with one line naming the bad variable."""
+    try:
+        return load_settings(os.environ)
+    except SettingsError as error:
+        sys.exit(f"perfshop: {error}")
+
+
+def configure_logging(level: str) -> None:
+    """Operator-facing logs on stderr, in the brief's `[LEVEL] message` style."""
+    logging.basicConfig(format="%(asctime)s [%(levelname)s] %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("perfshop").setLevel(level)
+
+
+def create_app(*overrides: Provider, settings: Settings | None = None) -> Litestar:
+    """The perfshop app; `overrides` replace providers (tests swap adapters this way)."""
+    settings = settings or settings_from_environment()
+    configure_logging(settings.log_level)
+    container = make_async_container(*providers_for(settings), *overrides, context={Settings: settings})
+
+    async def prepare() -> None:
+        engine = await container.get(AsyncEngine)
+        if await prepare_database(engine, demo_items=settings.demo_items, demo_orders=settings.demo_orders):
+            logger.info("seeded demo data: %s items, %s orders", settings.demo_items, settings.demo_orders)
+
+    async def close() -> None:
+        await container.close()
+
+    app = Litestar(
+        route_handlers=[ItemController, health],
+        on_startup=[prepare],
+        on_shutdown=[close],
+        exception_handlers={
+            DomainError: domain_error_handler,
+            HTTPException: client_error_handler,
+            HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
+        },
+        openapi_config=OpenAPIConfig(title="perfshop", version="0.1.0", path="/schema"),
+    )
+    setup_dishka(container, app)
+    return app

@@ -1,0 +1,63 @@
+"""HTTP controller of the `items` resource."""
+
+from typing import Annotated
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, delete, get, patch, post, put
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from application.items import CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
+from domain.items import Item, ItemPage, ItemPatch, NewItem
+from presentation.http.errors import NOT_FOUND
+
+
+class ItemController(Controller):
+    """CRUD on items, with page-and-size listing."""
+
+    path = "/items"
+    tags = ["items"]  # noqa: RUF012 - Litestar declares it as a plain list
+
+    @get("/")
+    @inject
+    async def list_items(
+        self,
+        list_items: FromDishka[ListItems],
+        page: Annotated[int, QueryParameter(ge=1, le=1_000_000_000, description="1-based page number")] = 1,
+        size: Annotated[int, QueryParameter(ge=1, le=100, description="items per page, 1..100")] = 20,
+    ) -> ItemPage:
+        """One page of items in id order, with the total."""
+        return await list_items(page, size)
+
+    @get("/{item_id:int}", responses=NOT_FOUND)
+    @inject
+    async def get_item(self, item_id: FromPath[int], get_item: FromDishka[GetItem]) -> Item:
+        """One item."""
+        return await get_item(item_id)
+
+    @post("/")
+    @inject
+    async def create_item(self, data: JSONBody[NewItem], create_item: FromDishka[CreateItem]) -> Item:
+        """Create an item; answers 201 with the stored item."""
+        return await create_item(data)
+
+    @put("/{item_id:int}", responses=NOT_FOUND)
+    @inject
+    async def replace_item(
+        self, item_id: FromPath[int], data: JSONBody[NewItem], replace_item: FromDishka[ReplaceItem]
+    ) -> Item:
+        """Replace every field of an item; omitted optional fields take their defaults."""
+        return await replace_item(item_id, data)
+
+    @patch("/{item_id:int}", responses=NOT_FOUND)
+    @inject
+    async def update_item(
+        self, item_id: FromPath[int], data: JSONBody[ItemPatch], update_item: FromDishka[UpdateItem]
+    ) -> Item:
+        """Change only the fields sent."""
+        return await update_item(item_id, data)
+
+    @delete("/{item_id:int}", responses=NOT_FOUND)
+    @inject
+    async def delete_item(self, item_id: FromPath[int], delete_item: FromDishka[DeleteItem]) -> None:
+        """Delete an item; answers 204."""
+        await delete_item(item_id)

@@ -1,0 +1,61 @@
+"""The service's settings: one frozen object, loaded once from `PERFSHOP_*` environment variables."""
+
+import difflib
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+PREFIX = "PERFSHOP_"
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class SettingsError(ValueError):
+    """A setting is unknown or has a bad value; the message names the variable."""
+
+
+class Settings(Struct, frozen=True, forbid_unknown_fields=True):
+    """Every knob of the service, with the defaults a single machine needs."""
+
+    database_url: Annotated[str, Meta(min_length=1)] = "sqlite+aiosqlite:///var/perfshop.db"
+    host: Annotated[str, Meta(min_length=1)] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=1, le=65535)] = 8000
+    workers: Annotated[int, Meta(ge=1, le=64)] = 1
+    demo_items: Annotated[int, Meta(ge=0, le=10_000_000)] = 1000
+    demo_orders: Annotated[int, Meta(ge=0, le=100_000_000)] = 100_000
+    log_level: LogLevel = "INFO"
+
+
+_FIELDS = Settings.__struct_fields__
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Settings from the `PERFSHOP_*` variables of `environ`, or SettingsError naming the culprit."""
+    raw: dict[str, str] = {}
+    for variable, value in environ.items():
+        if not variable.startswith(PREFIX):
+            continue
+        name = variable[len(PREFIX) :].lower()
+        if name not in _FIELDS:
+            raise SettingsError(f"unknown setting {variable}{_suggestion(name)}")
+        raw[name] = value.upper() if name == "log_level" else value
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as error:
+        raise SettingsError(_explain(str(error))) from None
+
+
+def _suggestion(name: str) -> str:
+    close = difflib.get_close_matches(name, _FIELDS, n=1)
+    return f" (did you mean {PREFIX}{close[0].upper()}?)" if close else ""
+
+
+def _explain(message: str) -> str:
+    # msgspec ends its message with "- at `$.field`"; lead with the variable the user has to fix.
+    text, _, where = message.rpartition(" - at `$.")
+    field = where.rstrip("`")
+    if not text or field not in _FIELDS:
+        return message
+    return f"{PREFIX}{field.upper()}: {text}"

@@ -1,0 +1,20 @@
+"""Health check and the OpenAPI document."""
+
+from litestar.testing import AsyncTestClient
+
+
+async def test_health_reports_the_database(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "reachable"}
+
+
+async def test_schema_documents_the_error_bodies(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    schema = (await client.get("/schema/openapi.json")).json()
+    item = schema["paths"]["/items/{item_id}"]
+    assert {"200", "400", "404"} <= set(item["put"]["responses"])
+    assert "404" in item["get"]["responses"]
+    assert "400" in schema["paths"]["/items"]["get"]["responses"]
+    assert "400" in schema["paths"]["/items"]["post"]["responses"]
+    html = await client.get("/schema")
+    assert html.status_code == 200
