@@ -6,9 +6,12 @@ from dishka import Provider, Scope, from_context, provide, provide_all
 from dishka.integrations.litestar import LitestarProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from application.caching import CacheEvent, GetCacheStats, InvalidateKey, InvalidateTag, log_change
 from application.health import CheckHealth
 from application.items import CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
-from domain.ports import HealthProbe, ItemRepository
+from domain.caching import CacheTtls
+from domain.ports import CachePort, HealthProbe, ItemRepository
+from infrastructure.memory.cache import CacheManager
 from infrastructure.sqla.engine import SqlaHealthProbe, make_engine
 from infrastructure.sqla.items import SqlaItemRepository
 from presentation.settings import Settings
@@ -38,13 +41,37 @@ class StorageProvider(Provider):
         return SqlaHealthProbe(engine)
 
 
+class CacheProvider(Provider):
+    """The process's cache, its freshness policy and its change events."""
+
+    scope = Scope.APP
+
+    @provide
+    def cache(self, settings: Settings) -> CachePort:
+        """In-process cache, bounded by PERFSHOP_CACHE_MAX_ENTRIES."""
+        return CacheManager(default_ttl=settings.cache_default_ttl, max_entries=settings.cache_max_entries)
+
+    @provide
+    def ttls(self, settings: Settings) -> CacheTtls:
+        """How long items and item pages stay cached."""
+        return CacheTtls(detail=settings.cache_item_ttl, list=settings.cache_list_ttl)
+
+    @provide
+    def events(self, cache: CachePort) -> CacheEvent:
+        """Change events, logged at DEBUG level."""
+        events = CacheEvent(cache)
+        events.subscribe(log_change)
+        return events
+
+
 class UseCaseProvider(Provider):
     """Use cases are stateless, so one instance of each serves every request."""
 
     scope = Scope.APP
     use_cases = provide_all(ListItems, GetItem, CreateItem, ReplaceItem, UpdateItem, DeleteItem, CheckHealth)
+    cache_use_cases = provide_all(GetCacheStats, InvalidateTag, InvalidateKey)
 
 
 def providers_for(settings: Settings) -> list[Provider]:
     """The providers that wire the app for these settings."""
-    return [StorageProvider(), UseCaseProvider(), LitestarProvider()]
+    return [StorageProvider(), CacheProvider(), UseCaseProvider(), LitestarProvider()]

@@ -26,6 +26,11 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     demo_items: Annotated[int, Meta(ge=0, le=10_000_000)] = 1000
     demo_orders: Annotated[int, Meta(ge=0, le=100_000_000)] = 100_000
     log_level: LogLevel = "INFO"
+    cache_default_ttl: Annotated[float, Meta(gt=0)] = 300
+    cache_max_entries: Annotated[int, Meta(ge=1)] = 100_000
+    cache_item_ttl: Annotated[float, Meta(gt=0)] = 120
+    cache_list_ttl: Annotated[float, Meta(gt=0)] = 60
+    admin_token: Annotated[str, Meta(min_length=16, description="at least 16 characters")] | None = None
 
 
 _FIELDS = Settings.__struct_fields__
