@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 
 from msgspec import Struct
 
-from domain.caching import CacheStats, ResourceChange
+from domain.caching import CacheStats, ResourceChange, StatsScope
 from domain.ports import CachePort
 
 logger = logging.getLogger("perfshop.cache")
@@ -60,13 +60,13 @@ class Invalidated(Struct, frozen=True):
 
 
 class GetCacheStats:
-    """The cache's statistics."""
+    """The cache's statistics: this instance's, or summed over every instance sharing the cache."""
 
     def __init__(self, cache: CachePort) -> None:
         self._cache = cache
 
-    async def __call__(self) -> CacheStats:
-        return self._cache.get_stats()
+    async def __call__(self, scope: StatsScope = "instance") -> CacheStats:
+        return self._cache.get_stats() if scope == "instance" else await self._cache.cluster_stats()
 
 
 class InvalidateTag:

@@ -27,7 +27,7 @@ class ListItems:
         async def load() -> ItemPage:
             return await self._items.page(page, size)
 
-        return await self._cache.get_or_load(list_key(ITEMS, page, size), load, self._ttl, list_tags(ITEMS))
+        return await self._cache.get_or_load(list_key(ITEMS, page, size), load, self._ttl, list_tags(ITEMS), ItemPage)
 
 
 class GetItem:
@@ -42,7 +42,7 @@ class GetItem:
         async def load() -> Item:
             return _found(await self._items.get(item_id), item_id)
 
-        return await self._cache.get_or_load(detail_key(ITEMS, item_id), load, self._ttl, detail_tags(ITEMS))
+        return await self._cache.get_or_load(detail_key(ITEMS, item_id), load, self._ttl, detail_tags(ITEMS), Item)
 
 
 class CreateItem:

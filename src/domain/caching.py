@@ -5,6 +5,7 @@ from typing import Literal, TypedDict
 from msgspec import Struct
 
 Action = Literal["create", "update", "delete"]
+StatsScope = Literal["instance", "cluster"]
 
 
 def detail_key(resource: str, resource_id: int | str) -> str:
@@ -69,12 +70,14 @@ class CacheStats(TypedDict):
     load_errors: int
     coalesced: int
     stale_writes_rejected: int
+    backend_errors: int
 
 
 class CacheCounters:
     """Running totals an adapter bumps in place; `snapshot()` turns them into CacheStats."""
 
     __slots__ = (
+        "backend_errors",
         "coalesced",
         "evictions",
         "expirations",
@@ -92,7 +95,7 @@ class CacheCounters:
     def __init__(self) -> None:
         self.hits = self.misses = self.invalidations = self.invalidated_keys = 0
         self.evictions = self.expirations = self.loads = self.load_errors = 0
-        self.coalesced = self.stale_writes_rejected = 0
+        self.coalesced = self.stale_writes_rejected = self.backend_errors = 0
         self.hit_seconds = self.miss_seconds = 0.0
 
     def snapshot(self, *, keys: int, tags: int, reclaiming: int) -> CacheStats:
@@ -115,6 +118,7 @@ class CacheCounters:
             load_errors=self.load_errors,
             coalesced=self.coalesced,
             stale_writes_rejected=self.stale_writes_rejected,
+            backend_errors=self.backend_errors,
         )
 
 

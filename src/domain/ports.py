@@ -51,7 +51,14 @@ class CachePort(Protocol):
     async def invalidate_by_tag(self, tag: str) -> int: ...
 
     async def get_or_load(
-        self, key: str, loader: Callable[[], Awaitable[T]], ttl: float | None = None, tags: Sequence[str] = ()
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[T]],
+        ttl: float | None = None,
+        tags: Sequence[str] = (),
+        type: type[T] | None = None,
     ) -> tuple[T, bool]: ...
 
     def get_stats(self) -> CacheStats: ...
+
+    async def cluster_stats(self) -> CacheStats: ...

@@ -1,6 +1,6 @@
 """dishka providers: which adapter serves which port, for the settings at hand."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from dishka import Provider, Scope, from_context, provide, provide_all
 from dishka.integrations.litestar import LitestarProvider
@@ -12,6 +12,7 @@ from application.items import CreateItem, DeleteItem, GetItem, ListItems, Replac
 from domain.caching import CacheTtls
 from domain.ports import CachePort, HealthProbe, ItemRepository
 from infrastructure.memory.cache import CacheManager
+from infrastructure.redis.cache import RedisCache, make_redis_client
 from infrastructure.sqla.engine import SqlaHealthProbe, make_engine
 from infrastructure.sqla.items import SqlaItemRepository
 from presentation.settings import Settings
@@ -47,9 +48,29 @@ class CacheProvider(Provider):
     scope = Scope.APP
 
     @provide
-    def cache(self, settings: Settings) -> CachePort:
-        """In-process cache, bounded by PERFSHOP_CACHE_MAX_ENTRIES."""
-        return CacheManager(default_ttl=settings.cache_default_ttl, max_entries=settings.cache_max_entries)
+    async def cache(self, settings: Settings) -> AsyncIterator[CachePort]:
+        """Redis shared by every process when PERFSHOP_REDIS_URL is set, else the in-process cache."""
+        if settings.redis_url is None:
+            yield CacheManager(default_ttl=settings.cache_default_ttl, max_entries=settings.cache_max_entries)
+            return
+        timeout = settings.redis_timeout_ms / 1000
+        l1: Callable[[], CachePort] | None = None
+        if settings.cache_l1_ttl > 0:
+
+            def l1() -> CachePort:
+                return CacheManager(default_ttl=settings.cache_l1_ttl, max_entries=settings.cache_max_entries)
+
+        cache = RedisCache(
+            make_redis_client(settings.redis_url, timeout),
+            prefix=settings.redis_prefix,
+            default_ttl=settings.cache_default_ttl,
+            timeout=timeout,
+            l1=l1,
+            l1_ttl=settings.cache_l1_ttl,
+        )
+        await cache.start()
+        yield cache
+        await cache.close()
 
     @provide
     def ttls(self, settings: Settings) -> CacheTtls:

@@ -31,6 +31,12 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     cache_item_ttl: Annotated[float, Meta(gt=0)] = 120
     cache_list_ttl: Annotated[float, Meta(gt=0)] = 60
     admin_token: Annotated[str, Meta(min_length=16, description="at least 16 characters")] | None = None
+    redis_url: Annotated[str, Meta(pattern="^rediss?://", description="a redis:// or rediss:// URL")] | None = None
+    redis_prefix: Annotated[str, Meta(pattern="^[A-Za-z0-9_.-]{1,64}$", description="letters, digits, _ . -")] = (
+        "perfshop"
+    )
+    redis_timeout_ms: Annotated[int, Meta(ge=1, le=10_000)] = 50
+    cache_l1_ttl: Annotated[float, Meta(ge=0, le=3600)] = 5
 
 
 _FIELDS = Settings.__struct_fields__

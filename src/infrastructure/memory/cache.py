@@ -136,7 +136,12 @@ class CacheManager(CachePort):
         return removed
 
     async def get_or_load(
-        self, key: str, loader: Callable[[], Awaitable[T]], ttl: float | None = None, tags: Sequence[str] = ()
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[T]],
+        ttl: float | None = None,
+        tags: Sequence[str] = (),
+        type: type[T] | None = None,
     ) -> tuple[T, bool]:
         """(value, True) from the cache, or (loaded value, False); concurrent misses share one load."""
         started = self._clock()
@@ -165,6 +170,10 @@ class CacheManager(CachePort):
         return self._stats.snapshot(
             keys=len(self._entries) - reclaiming, tags=len(self._groups_by_tag), reclaiming=reclaiming
         )
+
+    async def cluster_stats(self) -> CacheStats:
+        """The same as get_stats(): an in-process cache is its own whole cluster."""
+        return self.get_stats()
 
     def _live(self, key: str, now: float) -> _Entry | None:
         """The entry under `key` if fresh and not invalidated, marked as recently used; reclaims it otherwise."""

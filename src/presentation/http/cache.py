@@ -1,18 +1,18 @@
 """HTTP side of the cache: statistics, admin invalidation behind a bearer token, the X-Cache header."""
 
 import hmac
-from typing import Any
+from typing import Annotated, Any
 
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, delete, get
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_401_UNAUTHORIZED, HTTP_403_FORBIDDEN
 
 from application.caching import GetCacheStats, Invalidated, InvalidateKey, InvalidateTag
-from domain.caching import CacheStats
+from domain.caching import CacheStats, StatsScope
 from presentation.http.errors import error_spec
 from presentation.settings import Settings
 
@@ -45,9 +45,13 @@ class CacheController(Controller):
 
     @get("/stats")
     @inject
-    async def stats(self, get_stats: FromDishka[GetCacheStats]) -> CacheStats:
+    async def stats(
+        self,
+        get_stats: FromDishka[GetCacheStats],
+        scope: Annotated[StatsScope, QueryParameter(description="this instance, or every instance")] = "instance",
+    ) -> CacheStats:
         """Hits, misses, hit rate, latencies, invalidations, evictions, loads and keys since start."""
-        return await get_stats()
+        return await get_stats(scope)
 
     @delete("/tags/{tag:str}", guards=[admin_only], status_code=HTTP_200_OK, responses=ADMIN_ERRORS)
     @inject

@@ -1,0 +1,478 @@
+"""The shared cache on Redis: one atomic script per write, fenced loads, an L1 kept coherent over pub/sub."""
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar, cast
+
+import msgspec
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from domain.caching import CacheCounters, CacheStats
+from domain.ports import CachePort, Clock
+from infrastructure.redis import scripts
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+logger = logging.getLogger("perfshop.cache")
+
+_WARNING_INTERVAL = 10.0
+_TICK = 1.0
+_STATS_LIFETIME_MS = 5_000
+_PRUNE_BATCH = 200
+_SCAN_BATCH = 1_000
+
+
+def make_redis_client(url: str, timeout: float) -> "Redis":
+    """A client for RedisCache: no retries of its own (the cache fails open instead), connects within `timeout`."""
+    return Redis.from_url(url, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
+
+
+class _Unavailable(Exception):
+    """Redis did not answer in time or the breaker is open: the caller acts as on a miss."""
+
+
+class _Flight:
+    """One running load that callers of the same key in this process wait on."""
+
+    __slots__ = ("future", "task")
+
+    def __init__(self, future: "asyncio.Future[Any]") -> None:
+        self.future = future
+        self.task: asyncio.Task[None] | None = None
+
+
+class RedisCache(CachePort):
+    """CachePort on Redis shared by every worker and instance, failing open; an optional in-process L1 in front."""
+
+    def __init__(
+        self,
+        client: "Redis",
+        *,
+        prefix: str = "perfshop",
+        default_ttl: float = 300,
+        timeout: float = 0.05,
+        l1: Callable[[], CachePort] | None = None,
+        l1_ttl: float = 5.0,
+        clock: Clock = time.monotonic,
+        prune_interval: float = 30.0,
+        fence_window: float = 60.0,
+        breaker_cooldown: float = 1.0,
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._default_ttl = default_ttl
+        self._timeout = timeout
+        self._new_l1 = l1
+        self._l1_ttl = l1_ttl
+        self._clock = clock
+        self._prune_interval = prune_interval
+        self._fence_ms = int(fence_window * 1000)
+        self._fence_window = fence_window
+        self._cooldown = breaker_cooldown
+        self._scripts: dict[str, Any] = {
+            name: client.register_script(getattr(scripts, name))
+            for name in ("READ", "SET", "FENCED_SET", "TAG", "INVALIDATE", "INVALIDATE_TAG", "FENCE_ALL", "PRUNE")
+        }
+        self._encoder = msgspec.msgpack.Encoder()
+        self._decoders: dict[Any, msgspec.msgpack.Decoder[Any]] = {None: msgspec.msgpack.Decoder()}
+        self._stats = CacheCounters()
+        self._flights: dict[str, _Flight] = {}
+        self._instance = uuid.uuid4().hex
+        # L1 is used only while the invalidation channel is subscribed; `_seq` counts invalidations seen, so a value
+        # read from Redis before an invalidation arrived is not put into L1 after it.
+        self._l1: CachePort | None = None
+        self._seq = 0
+        # Circuit breaker: open after a failure, one probe call allowed once the cooldown has passed.
+        self._open_until: float | None = None
+        self._probing = False
+        self._lost_invalidations = False
+        self._errors_since_warning = 0
+        self._last_warning = -_WARNING_INTERVAL
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start listening for invalidations and the upkeep (statistics, index pruning); never fails."""
+        loop = asyncio.get_running_loop()
+        if self._new_l1 is not None:
+            self._tasks.append(loop.create_task(self._listen()))
+        self._tasks.append(loop.create_task(self._upkeep()))
+
+    async def close(self) -> None:
+        """Stop the background tasks and close the connections."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._client.aclose()
+
+    async def get(self, key: str, type: type[T] | None = None) -> T | None:
+        """The fresh value under `key` decoded as `type`, or None (also when Redis is unavailable)."""
+        started = self._clock()
+        found, value = await self._read(key, type)
+        self._count(found, started)
+        return value if found else None
+
+    async def set(self, key: str, value: object, ttl: float | None = None) -> None:
+        """Store `value` for `ttl` seconds (default_ttl when None), keeping the key's tags; fences loads in flight."""
+        ttl_ms = self._ttl_ms(ttl)
+        data = self._encoder.encode(value)
+        await self._write(self._scripts["SET"], [self._key(key)], [self._prefix, key, data, ttl_ms, self._fence_ms])
+
+    async def tag(self, key: str, *tags: str) -> None:
+        """Attach tags to a stored key; a missing or expired key is left alone."""
+        try:
+            await self._redis(self._scripts["TAG"], [self._key(key)], [self._prefix, key, *tags])
+        except _Unavailable:
+            return
+
+    async def invalidate(self, key: str) -> bool:
+        """Remove one key everywhere; True when it was cached. Loads of it in flight anywhere will not store."""
+        self._stats.invalidations += 1
+        await self._forget_locally(key=key)
+        removed = await self._write(self._scripts["INVALIDATE"], [self._key(key)], [self._prefix, key, self._fence_ms])
+        self._stats.invalidated_keys += removed
+        return bool(removed)
+
+    async def invalidate_by_tag(self, tag: str) -> int:
+        """Remove every key carrying `tag` in one atomic script; returns how many were removed."""
+        self._stats.invalidations += 1
+        await self._forget_locally(tag=tag)
+        removed = await self._write(
+            self._scripts["INVALIDATE_TAG"], [f"{self._prefix}:t:{tag}"], [self._prefix, tag, self._fence_ms]
+        )
+        self._stats.invalidated_keys += removed
+        return removed
+
+    async def get_or_load(
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[T]],
+        ttl: float | None = None,
+        tags: Sequence[str] = (),
+        type: type[T] | None = None,
+    ) -> tuple[T, bool]:
+        """(value, True) from the cache, or (loaded value, False); concurrent misses in this process share a load."""
+        started = self._clock()
+        flight = self._flights.get(key)
+        if flight is None:
+            found, value = await self._read(key, type, need_epoch=True)
+            if found:
+                self._count(True, started)
+                return value, True
+            flight = self._flights.get(key)  # another caller may have started the load while we read
+            if flight is None:
+                flight = self._start_load(key, loader, ttl, tuple(tags), epoch=value)
+            else:
+                self._stats.coalesced += 1
+        else:
+            self._stats.coalesced += 1
+        try:
+            # shield: a cancelled caller stops waiting, the load goes on for the others.
+            loaded = await asyncio.shield(flight.future)
+        finally:
+            self._count(False, started)
+        return loaded, False
+
+    def get_stats(self) -> CacheStats:
+        """This instance's counters since start; `keys` and `tags` are those of its L1."""
+        l1 = self._l1.get_stats() if self._l1 is not None else None
+        return self._stats.snapshot(
+            keys=l1["keys"] if l1 else 0, tags=l1["tags"] if l1 else 0, reclaiming=l1["reclaiming"] if l1 else 0
+        )
+
+    async def cluster_stats(self) -> CacheStats:
+        """Every live instance's counters summed, with the keys and tags held in Redis; this instance's alone
+        when Redis is unavailable."""
+        try:
+            await self._publish_stats()
+            now_ms = int(time.time() * 1000)
+            instances = await self._redis(
+                self._client.zrangebyscore, f"{self._prefix}:instances", now_ms - _STATS_LIFETIME_MS, "+inf"
+            )
+            names = [f"{self._prefix}:stats:{name.decode()}" for name in cast("list[bytes]", instances)]
+            blobs = await self._redis(self._client.mget, names) if names else []
+            keys = await self._count_keys(f"{self._prefix}:k:*")
+            tags = await self._redis(self._client.zcard, f"{self._prefix}:tags")
+        except _Unavailable:
+            return self.get_stats()
+        total = CacheCounters()
+        for blob in blobs:
+            if blob is None:
+                continue
+            for name, amount in msgspec.msgpack.decode(cast(bytes, blob), type=dict[str, int | float]).items():
+                setattr(total, name, getattr(total, name) + amount)
+        return total.snapshot(keys=keys, tags=tags, reclaiming=0)
+
+    # -- reading and writing -------------------------------------------------------------------------------------
+
+    async def _read(self, key: str, type: Any, need_epoch: bool = False) -> tuple[bool, Any]:
+        """(True, value) on a hit; (False, epoch the miss was seen at, or None) on a miss."""
+        l1 = self._l1 if self._open_until is None else None
+        if l1 is not None:
+            cached = await l1.get(key, tuple)
+            if cached is not None and cached[0] is type:
+                return True, cached[1]
+        seq = self._seq
+        try:
+            if l1 is None and not need_epoch:
+                data = await self._redis(self._client.hget, self._key(key), "v")
+                return (False, None) if data is None else (True, self._decode(cast(bytes, data), type))
+            reply = await self._redis(self._scripts["READ"], [self._key(key)], [self._prefix])
+        except _Unavailable:
+            return False, None
+        if isinstance(reply, int):
+            return False, reply
+        fields = dict(zip(reply[1::2], reply[2::2], strict=True))
+        value = self._decode(fields[b"v"], type)
+        if l1 is not None and seq == self._seq and self._l1 is l1:
+            await l1.set(key, (type, value), min(self._l1_ttl, reply[0] / 1000))
+            tags = [field[2:].decode() for field in fields if field.startswith(b"t:")]
+            if tags:
+                await l1.tag(key, *tags)
+        return True, value
+
+    async def _write(self, script: Any, keys: list[str], args: list[Any]) -> int:
+        """Run a write script; a write lost to an outage makes the whole cache be dropped on recovery."""
+        try:
+            return int(await self._redis(script, keys, args))
+        except _Unavailable:
+            self._lost_invalidations = True
+            return 0
+
+    def _start_load(
+        self, key: str, loader: Callable[[], Awaitable[Any]], ttl: float | None, tags: tuple[str, ...], epoch: Any
+    ) -> _Flight:
+        loop = asyncio.get_running_loop()
+        flight = self._flights[key] = _Flight(loop.create_future())
+        self._stats.loads += 1
+        flight.task = loop.create_task(self._load(key, loader, ttl, tags, epoch, flight))
+        return flight
+
+    async def _load(
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[Any]],
+        ttl: float | None,
+        tags: tuple[str, ...],
+        epoch: int | None,
+        flight: _Flight,
+    ) -> None:
+        started = self._clock()
+        try:
+            value = await loader()
+        except asyncio.CancelledError:
+            del self._flights[key]
+            flight.future.cancel()
+            raise
+        except Exception as error:  # noqa: BLE001 - every waiter gets the loader's error, nothing is cached
+            self._stats.load_errors += 1
+            del self._flights[key]
+            flight.future.set_exception(error)
+            flight.future.exception()  # retrieved here: no "never retrieved" warning when nobody waits
+            return
+        try:
+            await self._store_loaded(key, value, ttl, tags, epoch, started)
+        finally:
+            del self._flights[key]
+            flight.future.set_result(value)
+
+    async def _store_loaded(
+        self, key: str, value: Any, ttl: float | None, tags: tuple[str, ...], epoch: int | None, started: float
+    ) -> None:
+        """Store a loaded value unless the key or a tag was invalidated, anywhere, since the miss was seen."""
+        if epoch is None:
+            return  # Redis was unavailable when the miss was seen: nothing to fence the write with
+        if self._clock() - started >= self._fence_window:
+            self._stats.stale_writes_rejected += 1  # the fences may have expired: the result cannot be trusted
+            return
+        args = [self._prefix, key, self._encoder.encode(value), self._ttl_ms(ttl), epoch, *tags]
+        try:
+            stored = await self._redis(self._scripts["FENCED_SET"], [self._key(key)], args)
+        except _Unavailable:
+            return
+        if not stored:
+            self._stats.stale_writes_rejected += 1
+
+    # -- the breaker ---------------------------------------------------------------------------------------------
+
+    async def _redis(self, command: Callable[..., Awaitable[R]], *args: Any, **kwargs: Any) -> R:
+        """One Redis call within the timeout, through the circuit breaker; _Unavailable when it cannot be made."""
+        if self._open_until is not None:
+            if self._probing or self._clock() < self._open_until:
+                raise _Unavailable
+            self._probing = True
+        try:
+            async with asyncio.timeout(self._timeout):
+                result = await command(*args, **kwargs)
+        except (RedisError, OSError, TimeoutError) as error:
+            self._failed(error)
+            raise _Unavailable from error
+        if self._open_until is not None:
+            self._recovered()
+        return result
+
+    def _failed(self, error: BaseException) -> None:
+        now = self._clock()
+        self._stats.backend_errors += 1
+        self._errors_since_warning += 1
+        self._open_until = now + self._cooldown
+        self._probing = False
+        self._l1 = None
+        if now - self._last_warning >= _WARNING_INTERVAL:
+            logger.warning(
+                "redis cache unavailable, serving from the database: %s (%d errors since the last warning)",
+                type(error).__name__ if not str(error) else error,
+                self._errors_since_warning,
+            )
+            self._last_warning = now
+            self._errors_since_warning = 0
+
+    def _recovered(self) -> None:
+        self._open_until = None
+        self._probing = False
+        logger.warning("redis cache reachable again")
+        if self._lost_invalidations:
+            self._tasks.append(asyncio.get_running_loop().create_task(self._drop_everything()))
+
+    async def _drop_everything(self) -> None:
+        """Invalidations were lost while Redis was unreachable: fence every load, then delete every entry."""
+        try:
+            await self._redis(self._scripts["FENCE_ALL"], [], [self._prefix, self._fence_ms])
+            for pattern in (f"{self._prefix}:k:*", f"{self._prefix}:t:*"):
+                cursor = 0
+                while True:
+                    cursor, names = await self._redis(self._client.scan, cursor, pattern, _SCAN_BATCH)
+                    if names:
+                        await self._redis(self._client.unlink, *names)
+                    if not cursor:
+                        break
+            await self._redis(self._client.unlink, f"{self._prefix}:tags")
+        except _Unavailable:
+            return
+        self._lost_invalidations = False
+
+    # -- L1 coherence --------------------------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Keep L1 on only while subscribed to the invalidation channel; flushed whenever the channel is lost."""
+        assert self._new_l1 is not None
+        while True:
+            pubsub = self._client.pubsub()
+            try:
+                async with asyncio.timeout(max(self._timeout, 1.0)):
+                    await pubsub.subscribe(f"{self._prefix}:inv")
+                self._seq += 1
+                self._l1 = self._new_l1()
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=_TICK)
+                    if message is not None:
+                        await self._on_invalidation(message["data"])
+                    if self._l1 is None:
+                        break  # a Redis call failed: the channel may be as dead as the data connection
+            except (RedisError, OSError, TimeoutError):
+                pass
+            finally:
+                self._l1 = None
+                self._seq += 1
+                await _quietly(pubsub.aclose())  # type: ignore[no-untyped-call]
+            await asyncio.sleep(min(self._cooldown, _TICK))
+
+    async def _on_invalidation(self, data: bytes) -> None:
+        kind, name = data[:1], data[1:].decode()
+        if kind == b"*":
+            self._seq += 1
+            if self._new_l1 is not None and self._l1 is not None:
+                self._l1 = self._new_l1()
+            return
+        await self._forget_locally(key=name if kind == b"k" else None, tag=name if kind == b"t" else None)
+
+    async def _forget_locally(self, *, key: str | None = None, tag: str | None = None) -> None:
+        self._seq += 1
+        l1 = self._l1
+        if l1 is None:
+            return
+        if key is not None:
+            await l1.invalidate(key)
+        if tag is not None:
+            await l1.invalidate_by_tag(tag)
+
+    # -- upkeep ----------------------------------------------------------------------------------------------------
+
+    async def _upkeep(self) -> None:
+        """Every second publish this instance's counters; every prune interval, prune the tag indexes."""
+        next_prune = self._clock() + self._prune_interval
+        while True:
+            await asyncio.sleep(min(_TICK, self._prune_interval))
+            try:
+                await self._publish_stats()
+                if self._clock() >= next_prune:
+                    next_prune = self._clock() + self._prune_interval
+                    await self._prune()
+            except _Unavailable:
+                continue
+
+    async def _publish_stats(self) -> None:
+        counters = {name: getattr(self._stats, name) for name in CacheCounters.__slots__}
+        now_ms = int(time.time() * 1000)
+        name = f"{self._prefix}:stats:{self._instance}"
+        await self._redis(self._client.set, name, msgspec.msgpack.encode(counters), px=_STATS_LIFETIME_MS)
+        await self._redis(self._client.zadd, f"{self._prefix}:instances", {self._instance: now_ms})
+        await self._redis(
+            self._client.zremrangebyscore, f"{self._prefix}:instances", "-inf", now_ms - _STATS_LIFETIME_MS
+        )
+
+    async def _prune(self) -> None:
+        """Drop expired keys from every tag index, a batch of tags per script, one instance at a time."""
+        lock = f"{self._prefix}:prune-lock"
+        if not await self._redis(self._client.set, lock, self._instance, px=int(self._prune_interval * 1000), nx=True):
+            return
+        first = 0
+        while True:
+            seen, _pruned = await self._redis(self._scripts["PRUNE"], [], [self._prefix, first, _PRUNE_BATCH])
+            if seen < _PRUNE_BATCH:
+                return
+            first += seen
+
+    async def _count_keys(self, pattern: str) -> int:
+        count, cursor = 0, 0
+        while True:
+            cursor, names = await self._redis(self._client.scan, cursor, pattern, _SCAN_BATCH)
+            count += len(names)
+            if not cursor:
+                return count
+
+    # -- helpers ---------------------------------------------------------------------------------------------------
+
+    def _key(self, key: str) -> str:
+        return f"{self._prefix}:k:{key}"
+
+    def _ttl_ms(self, ttl: float | None) -> int:
+        return max(1, int(1000 * (self._default_ttl if ttl is None else ttl)))
+
+    def _decode(self, data: bytes, type: Any) -> Any:
+        decoder = self._decoders.get(type)
+        if decoder is None:
+            decoder = self._decoders[type] = msgspec.msgpack.Decoder(type)
+        return decoder.decode(data)
+
+    def _count(self, hit: bool, started: float) -> None:
+        elapsed = self._clock() - started
+        if hit:
+            self._stats.hits += 1
+            self._stats.hit_seconds += elapsed
+        else:
+            self._stats.misses += 1
+            self._stats.miss_seconds += elapsed
+
+
+async def _quietly(awaitable: Awaitable[Any]) -> None:
+    try:
+        await awaitable
+    except (RedisError, OSError):
+        return
