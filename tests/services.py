@@ -1,0 +1,92 @@
+"""Access to the real servers on loopback: skipped when absent, failed instead when REQUIRE_SERVICES=1."""
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import redis
+
+
+def unavailable(reason: str) -> None:
+    """Skip the test, or fail it when the run requires every service."""
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+# Deliberately not a PERFSHOP_ variable: it configures the tests, not the service. The tests share this Redis,
+# each run under a prefix of its own.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_reachable(url: str = REDIS_URL) -> bool:
+    """Whether a Redis server answers PING at `url`."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        return bool(client.ping())
+    except (OSError, redis.RedisError):
+        return False
+    finally:
+        client.close()
+
+
+@contextmanager
+def fresh_redis_prefix(label: str) -> Iterator[str]:
+    """A key prefix no other run uses on the shared Redis; every key under it is deleted afterwards."""
+    if not redis_reachable():
+        unavailable(f"Redis is not reachable at {REDIS_URL}")
+    prefix = f"perfshop-test-{label}-{uuid.uuid4().hex[:10]}"
+    try:
+        yield prefix
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            batch = list(client.scan_iter(match=f"{prefix}:*", count=5_000))
+            for start in range(0, len(batch), 5_000):
+                client.unlink(*batch[start : start + 5_000])
+        finally:
+            client.close()
+
+
+class PrivateRedis:
+    """A `redis-server` of the test's own on a free loopback port, without persistence, that it may stop."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until it answers PING."""
+        command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not redis_reachable(self.url):
+            if time.monotonic() > deadline or self._process.poll() is not None:
+                raise AssertionError(f"redis-server on port {self.port} did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the server and reap it."""
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+
+@contextmanager
+def private_redis(port: int) -> Iterator[PrivateRedis]:
+    """A running private Redis on `port`, stopped at the end whatever happens."""
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server is not installed")
+    server = PrivateRedis(port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
