@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import msgspec
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -29,9 +29,12 @@ _PRUNE_BATCH = 200
 _SCAN_BATCH = 1_000
 
 
-def make_redis_client(url: str, timeout: float) -> "Redis":
-    """A client for RedisCache: no retries of its own (the cache fails open instead), connects within `timeout`."""
-    return Redis.from_url(url, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
+def make_redis_client(url: str, timeout: float, connections: int = 64) -> "Redis":
+    """A client for RedisCache: a bounded pool that callers queue for, no retries (the cache fails open instead)."""
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=connections, timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
+    return Redis(connection_pool=pool)
 
 
 class _Unavailable(Exception):
@@ -303,8 +306,9 @@ class RedisCache(CachePort):
 
     async def _redis(self, command: Callable[..., Awaitable[R]], *args: Any, **kwargs: Any) -> R:
         """One Redis call within the timeout, through the circuit breaker; _Unavailable when it cannot be made."""
-        if self._open_until is not None:
-            if self._probing or self._clock() < self._open_until:
+        probe = self._open_until is not None
+        if probe:
+            if self._probing or self._clock() < self._open_until:  # type: ignore[operator]
                 raise _Unavailable
             self._probing = True
         try:
@@ -313,7 +317,7 @@ class RedisCache(CachePort):
         except (RedisError, OSError, TimeoutError) as error:
             self._failed(error)
             raise _Unavailable from error
-        if self._open_until is not None:
+        if probe:
             self._recovered()
         return result
 

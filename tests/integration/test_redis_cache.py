@@ -1,0 +1,176 @@
+"""What only the Redis adapter promises: a tag index that does not leak, fences across processes, cluster stats."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import pytest
+import redis.asyncio
+
+from infrastructure.memory.cache import CacheManager
+from infrastructure.redis import scripts
+from infrastructure.redis.cache import RedisCache, make_redis_client
+from tests.servers import free_port, stop, wait_healthy
+from tests.services import REDIS_URL, fresh_redis_prefix
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    with fresh_redis_prefix("redis") as prefix:
+        yield prefix
+
+
+def redis_cache(prefix: str, **options: float) -> RedisCache:
+    """A Redis cache under the test's prefix, with an L1, patient enough for a busy machine."""
+    return RedisCache(
+        make_redis_client(REDIS_URL, 2.0),
+        prefix=prefix,
+        timeout=2.0,
+        l1=lambda: CacheManager(default_ttl=5),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def index_size(prefix: str) -> int:
+    """How many key references all tag indexes under the prefix hold."""
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        total = 0
+        async for name in client.scan_iter(match=f"{prefix}:t:*", count=1_000):
+            total += await client.zcard(name)
+        return total
+    finally:
+        await client.aclose()
+
+
+async def fill_tagged(prefix: str, keys: int, ttl: float) -> None:
+    """Store and tag `keys` keys through the adapter's own scripts, pipelined: the adapter's API would take
+    a round trip per call, longer than the short TTL the test needs."""
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    store, tag = client.register_script(scripts.SET), client.register_script(scripts.TAG)
+    try:
+        for first in range(0, keys, 5_000):
+            pipe = client.pipeline(transaction=False)
+            for n in range(first, min(first + 5_000, keys)):
+                key = f"k{n}"
+                await store([f"{prefix}:k:{key}"], [prefix, key, msgspec.msgpack.encode(n), int(ttl * 1000), 1], pipe)
+                await tag([f"{prefix}:k:{key}"], [prefix, key, "leak", "leak:odd" if n % 2 else "leak:even"], pipe)
+            await pipe.execute()
+    finally:
+        await client.aclose()
+
+
+async def test_the_tag_index_shrinks_with_its_expired_keys(prefix: str) -> None:
+    ttl, prune_interval, keys = 10.0, 1.0, 100_000
+    cache = RedisCache(make_redis_client(REDIS_URL, 2.0), prefix=prefix, timeout=2.0, prune_interval=prune_interval)
+    await cache.start()
+    try:
+        # One long-lived member keeps each index alive, so only pruning can shed the expired members.
+        await cache.set("anchor", 0, ttl=600)
+        await cache.tag("anchor", "leak", "leak:odd", "leak:even")
+        await fill_tagged(prefix, keys, ttl)
+        filled = time.monotonic()
+        peak = await index_size(prefix)
+        assert peak == 2 * keys + 3
+        deadline = filled + 2 * ttl + prune_interval
+        while await index_size(prefix) > peak / 100:
+            assert time.monotonic() < deadline, f"index still holds {await index_size(prefix)} of {peak} references"
+            await asyncio.sleep(0.2)
+        assert await cache.invalidate_by_tag("leak") == 1
+    finally:
+        await cache.close()
+
+
+PEER = """
+import asyncio, sys
+from infrastructure.redis import scripts
+from infrastructure.redis.cache import RedisCache, make_redis_client
+
+async def main(url: str, prefix: str, what: str, name: str) -> None:
+    cache = RedisCache(make_redis_client(url, 2.0), prefix=prefix, timeout=2.0)
+    await (cache.invalidate(name) if what == "key" else cache.invalidate_by_tag(name))
+    await cache.close()
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("invalidate", ["key", "tag"])
+async def test_a_load_across_an_invalidation_in_another_process_is_not_stored(prefix: str, invalidate: str) -> None:
+    cache = redis_cache(prefix)
+    await cache.start()
+    row = {"name": "old"}
+    parked, release = asyncio.Event(), asyncio.Event()
+
+    async def read_row() -> dict[str, str]:
+        seen = dict(row)
+        parked.set()
+        await release.wait()
+        return seen
+
+    try:
+        loading = asyncio.create_task(cache.get_or_load("items:1", read_row, tags=("items", "items:detail")))
+        await parked.wait()
+        row["name"] = "new"  # committed; now another instance runs the invalidation
+        name = "items:1" if invalidate == "key" else "items:detail"
+        peer = await asyncio.create_subprocess_exec(sys.executable, "-c", PEER, REDIS_URL, prefix, invalidate, name)
+        assert await peer.wait() == 0
+        release.set()
+        assert await loading == ({"name": "old"}, False)
+        assert await cache.get("items:1") is None
+        assert cache.get_stats()["stale_writes_rejected"] == 1
+        assert await cache.get_or_load("items:1", read_row) == ({"name": "new"}, False)
+    finally:
+        await cache.close()
+
+
+async def test_cluster_stats_sum_every_instance_sharing_the_prefix(prefix: str) -> None:
+    first, second = redis_cache(prefix), redis_cache(prefix)
+    await first.start()
+    await second.start()
+    try:
+        await first.set("a", 1)
+        await first.tag("a", "t")
+        for _ in range(2):
+            await first.get("a")
+        for _ in range(3):
+            await second.get("a")
+        await second.get("missing")
+        # Each instance publishes its counters every second; the asking one publishes its own first.
+        deadline = time.monotonic() + 10
+        while (stats := await second.cluster_stats())["hits"] < 5 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert (stats["hits"], stats["misses"], stats["keys"], stats["tags"]) == (5, 1, 1, 1)
+        assert second.get_stats()["hits"] == 3
+    finally:
+        await first.close()
+        await second.close()
+
+
+def test_serve_starts_several_workers_when_redis_is_shared(tmp_path: Path) -> None:
+    port = free_port()
+    with fresh_redis_prefix("workers") as prefix:
+        env = {
+            "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/perfshop.db",
+            "PERFSHOP_DEMO_ITEMS": "0",
+            "PERFSHOP_DEMO_ORDERS": "0",
+            "PERFSHOP_PORT": str(port),
+            "PERFSHOP_WORKERS": "2",
+            "PERFSHOP_REDIS_URL": REDIS_URL,
+            "PERFSHOP_REDIS_PREFIX": prefix,
+        }
+        process = subprocess.Popen(
+            [Path(sys.executable).parent / "perfshop", "serve"],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_healthy(port, process)
+        finally:
+            stop(process)
