@@ -1,15 +1,19 @@
 """Access to the real servers on loopback: skipped when absent, failed instead when REQUIRE_SERVICES=1."""
 
+import asyncio
 import os
 import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import pytest
 import redis
+
+T = TypeVar("T")
 
 
 def unavailable(reason: str) -> None:
@@ -90,3 +94,12 @@ def private_redis(port: int) -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.stop()
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], within: float = 10.0) -> T:
+    """Poll `probe` until `done` holds for its result, and return that result; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not done(result := await probe()):
+        assert time.monotonic() < deadline, f"still {result!r} after {within} s"
+        await asyncio.sleep(0.05)
+    return result

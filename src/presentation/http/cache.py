@@ -48,10 +48,12 @@ class CacheController(Controller):
     async def stats(
         self,
         get_stats: FromDishka[GetCacheStats],
-        scope: Annotated[StatsScope, QueryParameter(description="this instance, or every instance")] = "instance",
+        stats_scope: Annotated[
+            StatsScope, QueryParameter(name="scope", description="this instance, or every instance on the cache")
+        ] = "instance",
     ) -> CacheStats:
         """Hits, misses, hit rate, latencies, invalidations, evictions, loads and keys since start."""
-        return await get_stats(scope)
+        return await get_stats(stats_scope)
 
     @delete("/tags/{tag:str}", guards=[admin_only], status_code=HTTP_200_OK, responses=ADMIN_ERRORS)
     @inject
