@@ -9,6 +9,8 @@ from msgspec import Meta, Struct
 
 PREFIX = "PERFSHOP_"
 
+SUPPORTED_DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -26,6 +28,11 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     demo_items: Annotated[int, Meta(ge=0, le=10_000_000)] = 1000
     demo_orders: Annotated[int, Meta(ge=0, le=100_000_000)] = 100_000
     log_level: LogLevel = "INFO"
+
+    def __post_init__(self) -> None:
+        # msgspec reports a ValueError raised here with the path after " - at ", like its own errors.
+        if not self.database_url.startswith(SUPPORTED_DATABASES):
+            raise ValueError(f"must start with one of {', '.join(SUPPORTED_DATABASES)} - at `$.database_url`")
 
 
 _FIELDS = Settings.__struct_fields__
