@@ -23,7 +23,7 @@ class StorageProvider(Provider):
     @provide
     async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
         """One pooled engine per process, disposed at shutdown."""
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
         yield engine
         await engine.dispose()
 

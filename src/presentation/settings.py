@@ -28,6 +28,9 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     demo_items: Annotated[int, Meta(ge=0, le=10_000_000)] = 1000
     demo_orders: Annotated[int, Meta(ge=0, le=100_000_000)] = 100_000
     log_level: LogLevel = "INFO"
+    sqlite_busy_timeout_ms: Annotated[int, Meta(ge=0, le=600_000)] = 5_000
+    max_body_bytes: Annotated[int, Meta(ge=1024, le=1_073_741_824)] = 1_048_576
+    shutdown_grace_s: Annotated[int, Meta(ge=0, le=3600)] = 10
 
     def __post_init__(self) -> None:
         # msgspec reports a ValueError raised here with the path after " - at ", like its own errors.
