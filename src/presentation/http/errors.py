@@ -13,6 +13,7 @@ from litestar.status_codes import (
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
+import msgspec
 from msgspec import Struct
 
 from domain.errors import DomainError, InvalidInput, NotFound, Unavailable
@@ -25,7 +26,7 @@ class ErrorBody(Struct, frozen=True):
 
     status_code: int
     detail: str
-    extra: list[dict[str, Any]] | dict[str, Any] | None = None
+    extra: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 def error_response(status: int, detail: str, extra: list[dict[str, Any]] | None = None) -> Response[ErrorBody]:
@@ -81,7 +82,7 @@ def _extra(extra: Any) -> list[dict[str, Any]]:
 
 def error_spec(description: str) -> ResponseSpec:
     """OpenAPI documentation of an error response."""
-    return ResponseSpec(data_container=ErrorBody, description=description)
+    return ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
 
 
 NOT_FOUND = {HTTP_404_NOT_FOUND: error_spec("No such resource")}
