@@ -5,10 +5,10 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi import checks
 from hypothesis import HealthCheck, settings
 from litestar.serialization import encode_json
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi import checks
 
 from presentation.app import create_app
 from presentation.settings import Settings
