@@ -28,6 +28,8 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     demo_items: Annotated[int, Meta(ge=0, le=10_000_000)] = 1000
     demo_orders: Annotated[int, Meta(ge=0, le=100_000_000)] = 100_000
     log_level: LogLevel = "INFO"
+    export_batch_size: Annotated[int, Meta(ge=1, le=1_000_000)] = 1000
+    export_max_concurrent: Annotated[int, Meta(ge=1, le=1000)] = 4
 
     def __post_init__(self) -> None:
         # msgspec reports a ValueError raised here with the path after " - at ", like its own errors.
