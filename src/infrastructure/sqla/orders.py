@@ -88,7 +88,7 @@ def batch_sql(period: Period, dialect: Dialect, *, after_key: bool, descending: 
     # limited subquery yields them (the byte-for-byte tests pin this). The key is zero-padded so that max()
     # on the text is max() on (created_at, id).
     return (
-        "SELECT group_concat(line, ''), count(*), max(created_at || printf('%020d', id)) "
+        "SELECT group_concat(line, ''), count(*), max(created_at || printf('%020d', id)) "  # noqa: S608
         f"FROM (SELECT {row_sql(dialect)} AS line, created_at, id FROM orders{where} "
         f"ORDER BY {order} LIMIT :size)"
     )
