@@ -1,5 +1,6 @@
 """Use cases of the order export: stream a period's orders as CSV/TSV, and count them beforehand."""
 
+import asyncio
 import logging
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -94,13 +95,17 @@ class StreamingCSVExporter:
     ) -> AsyncIterator[bytes]:
         try:
             yield BOM + encode_header(dialect)
-            done, next_tenth = 0, 1
+            done, logged_tenths = 0, 0
             async for batch in self._orders.batches(period, dialect, self._batch_size):
                 yield batch.data
+                # A scheduling point per batch: other requests, and the news that the client left, get a turn
+                # even when neither the database nor the socket made this task wait.
+                await asyncio.sleep(0)
                 done += batch.rows
-                while total and next_tenth <= 10 and done * 10 >= total * next_tenth:
-                    logger.info("진행: %d%% (%s/%s)", next_tenth * 10, f"{done:,}", f"{total:,}")
-                    next_tenth += 1
+                tenths = min(done * 10 // total, 10) if total else 10
+                if tenths > logged_tenths:
+                    logger.info("진행: %d%% (%s/%s)", tenths * 10, f"{done:,}", f"{total:,}")
+                    logged_tenths = tenths
             elapsed = self._clock() - started
             logger.info("%s 내보내기 완료: %s건, 소요 시간 %.1f초", dialect.format.upper(), f"{done:,}", elapsed)
         finally:

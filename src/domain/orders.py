@@ -97,9 +97,8 @@ class Dialect(Struct, frozen=True):
 
     @property
     def media_type(self) -> str:
-        """The Content-Type of this format."""
-        kind = "text/csv" if self.format == "csv" else "text/tab-separated-values"
-        return f"{kind}; charset=utf-8"
+        """The media type of this format (the text is always UTF-8)."""
+        return "text/csv" if self.format == "csv" else "text/tab-separated-values"
 
 
 class OrderRow(Struct, frozen=True):
