@@ -161,9 +161,9 @@ async def test_bad_input_is_400_naming_the_parameter(
 
 async def test_progress_is_logged_in_the_briefs_words(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     app = create_app(settings=await seeded_settings(tmp_path, 3000, export_batch_size=300))
-    with caplog.at_level(logging.INFO, logger="perfshop.export"):
-        async with AsyncTestClient(app=app) as client:
-            await client.get("/export/orders")
+    async with AsyncTestClient(app=app) as client:  # start-up configures logging first
+        with caplog.at_level(logging.INFO, logger="perfshop.export"):
+            assert (await client.get("/export/orders")).status_code == 200
     messages = [r.getMessage() for r in caplog.records if r.name == "perfshop.export"]
     assert messages[0] == "CSV 내보내기 시작: 총 3,000건"
     assert messages[1:11] == [f"진행: {p}% ({p * 30:,}/3,000)" for p in range(10, 101, 10)]
