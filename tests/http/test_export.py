@@ -159,12 +159,27 @@ async def test_bad_input_is_400_naming_the_parameter(
     assert [entry["key"] for entry in body["extra"]] == [field]
 
 
-async def test_progress_is_logged_in_the_briefs_words(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+class Recorder(logging.Handler):
+    """Keeps the records it sees (the app's start-up replaces the root handlers, caplog's among them)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_progress_is_logged_in_the_briefs_words(tmp_path: Path) -> None:
     app = create_app(settings=await seeded_settings(tmp_path, 3000, export_batch_size=300))
-    async with AsyncTestClient(app=app) as client:  # start-up configures logging first
-        with caplog.at_level(logging.INFO, logger="perfshop.export"):
+    recorder = Recorder()
+    logging.getLogger("perfshop.export").addHandler(recorder)
+    try:
+        async with AsyncTestClient(app=app) as client:
             assert (await client.get("/export/orders")).status_code == 200
-    messages = [r.getMessage() for r in caplog.records if r.name == "perfshop.export"]
+    finally:
+        logging.getLogger("perfshop.export").removeHandler(recorder)
+    messages = [r.getMessage() for r in recorder.records]
     assert messages[0] == "CSV 내보내기 시작: 총 3,000건"
     assert messages[1:11] == [f"진행: {p}% ({p * 30:,}/3,000)" for p in range(10, 101, 10)]
     assert messages[11].startswith("CSV 내보내기 완료: 3,000건, 소요 시간 ")
