@@ -3,6 +3,8 @@
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
+from dishka import Provider, Scope, provide
+
 from domain.errors import Unavailable
 from domain.orders import Dialect, EncodedBatch, OrderRow, Period, encode_rows
 from domain.ports import OrderStreamPort
@@ -46,3 +48,17 @@ class FakeOrderStream(OrderStreamPort):
             "paid",
             datetime(2024, 1, 1) + timedelta(seconds=i),
         )
+
+
+class FakeStreamProvider(Provider):
+    """Serves the export from a given (fake) order stream."""
+
+    scope = Scope.APP
+
+    def __init__(self, stream: OrderStreamPort) -> None:
+        super().__init__()
+        self._stream = stream
+
+    @provide
+    def order_stream(self) -> OrderStreamPort:
+        return self._stream

@@ -79,7 +79,10 @@ def row_values(row: OrderRow) -> dict[str, object]:
     return {name: getattr(row, name) for name in OrderRow.__struct_fields__}
 
 
-def in_export_order(rows: list[OrderRow], period: Period = Period()) -> list[OrderRow]:
+ALL = Period()
+
+
+def in_export_order(rows: list[OrderRow], period: Period = ALL) -> list[OrderRow]:
     start, end = period.bounds()
     kept = [r for r in rows if (not start or str(r.created_at) >= start) and (not end or str(r.created_at) < end)]
     return sorted(kept, key=lambda r: (r.created_at, r.id))
