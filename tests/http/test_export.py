@@ -283,3 +283,12 @@ async def test_200k_rows_through_the_real_app_in_flat_memory(tmp_path: Path) -> 
     assert status == 200
     assert received > 14_000_000  # all 200,000 rows went through
     assert peak - start <= 10 * 1024 * 1024
+
+
+async def test_on_postgresql_the_export_is_503_for_now(postgres_url: str) -> None:
+    settings = Settings(database_url=postgres_url, demo_items=0, demo_orders=0)
+    async with AsyncTestClient(app=create_app(settings=settings)) as client:
+        for path in ("/export/orders", "/export/orders/count"):
+            response = await client.get(path)
+            assert response.status_code == 503
+            assert response.json()["detail"] == "the order export is not available on this database yet"
