@@ -1,6 +1,7 @@
 """The SQLite order stream: its bytes equal the reference encoder's, its plan, its snapshot."""
 
 import random
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -168,3 +169,33 @@ async def test_rows_added_during_an_export_do_not_appear_in_it(engine: AsyncEngi
 
     assert first.data + b"".join(b.data for b in rest) == encode_rows(in_export_order(rows), Dialect())
     assert await SqliteOrderStream(engine).count(Period()) == 301
+
+
+def vm_steps(database: Path, sql: str, params: dict[str, object]) -> int:
+    """SQLite virtual-machine work for one query, counted in thousands of instructions."""
+    connection = sqlite3.connect(database)
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    connection.set_progress_handler(count, 1000)
+    connection.execute(sql, params).fetchall()
+    connection.close()
+    return steps
+
+
+async def test_a_late_batch_costs_what_an_early_one_does(engine: AsyncEngine, tmp_path: Path) -> None:
+    start = datetime(2024, 1, 1)
+    rows = [OrderRow(i, "n", "p", 1, 1.0, "paid", start + timedelta(minutes=i)) for i in range(1, 40_001)]
+    await insert_rows(engine, rows)
+    period = Period.parse(None, None, "2024")
+    sql = batch_sql(period, Dialect(), after_key=True)
+    early, late = (
+        {"end": "2025-01-01 00:00:00", "size": 100, "last_created_at": str(rows[i].created_at), "last_id": rows[i].id}
+        for i in (100, 39_000)
+    )
+
+    assert vm_steps(tmp_path / "orders.db", sql, late) <= 2 * vm_steps(tmp_path / "orders.db", sql, early)
