@@ -153,7 +153,7 @@ def main() -> None:
         folder = Path(name)
         database = folder / "orders.db"
         seed(database, orders)
-        print("| batch size | peer | rows | median s | vs sqlite3 |\n|---:|---|---|---:|---:|")
+        print("| batch size | peer | database | median s | vs sqlite3 |\n|---:|---|---|---:|---:|")
         for size in sizes:
             server = Server(database, size)
             try:
@@ -166,7 +166,7 @@ def main() -> None:
             for peer, values in times.items():
                 floor = times.get("sqlite3 " + peer.split()[1])
                 ratio = f"{statistics.median(values) / statistics.median(floor):.2f}x" if floor else "-"
-                print(f"| {size:,} | {peer} | {orders:,} orders | {statistics.median(values):.2f} | {ratio} |")
+                print(f"| {size:,} | {peer} | {orders:,} orders in DB | {statistics.median(values):.2f} | {ratio} |")
         print("\n| orders | RSS growth over idle MB | /health p50 ms | /health p99 ms | count ms |")
         print("|---:|---:|---:|---:|---:|")
         print(f"| {orders:,} | {growth:.1f} | {p50:.1f} | {p99:.1f} | {count:.1f} |")
