@@ -1,9 +1,68 @@
-"""Fakes for the ports, and dishka providers that put them in place of the real adapters."""
+"""Fakes of the ports, for tests that need to control or observe an adapter."""
 
-from dishka import Provider, Scope
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
+from dishka import Provider, Scope, provide
+
+from domain.errors import Unavailable
 from domain.items import Item, ItemPage, ItemPatch, NewItem
-from domain.ports import ItemRepository
+from domain.orders import Dialect, EncodedBatch, OrderRow, Period, encode_rows
+from domain.ports import ItemRepository, OrderStreamPort
+
+
+class FakeOrderStream(OrderStreamPort):
+    """`total` generated orders made lazily; counts batches read, notes closing, can fail after `fail_after`."""
+
+    def __init__(self, total: int, fail_after: int | None = None) -> None:
+        self.total = total
+        self.fail_after = fail_after
+        self.batches_read = 0
+        self.closed = 0
+
+    async def count(self, period: Period) -> int:
+        return self.total
+
+    async def sample(self, period: Period, dialect: Dialect, size: int) -> EncodedBatch:
+        rows = [self.row(i) for i in range(min(size, self.total))]
+        return EncodedBatch(encode_rows(rows, dialect), len(rows))
+
+    async def batches(self, period: Period, dialect: Dialect, size: int) -> AsyncIterator[EncodedBatch]:
+        try:
+            for first in range(0, self.total, size):
+                if self.fail_after is not None and self.batches_read >= self.fail_after:
+                    raise Unavailable("the database went away")
+                self.batches_read += 1
+                rows = [self.row(i) for i in range(first, min(first + size, self.total))]
+                yield EncodedBatch(encode_rows(rows, dialect), len(rows))
+        finally:
+            self.closed += 1
+
+    @staticmethod
+    def row(i: int) -> OrderRow:
+        return OrderRow(
+            i + 1,
+            f"customer {i}",
+            "product, boxed",
+            1 + i % 9,
+            9.5,
+            "paid",
+            datetime(2024, 1, 1) + timedelta(seconds=i),
+        )
+
+
+class FakeStreamProvider(Provider):
+    """Serves the export from a given (fake) order stream."""
+
+    scope = Scope.APP
+
+    def __init__(self, stream: OrderStreamPort) -> None:
+        super().__init__()
+        self._stream = stream
+
+    @provide
+    def order_stream(self) -> OrderStreamPort:
+        return self._stream
 
 
 class BrokenItemRepository(ItemRepository):

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.errors import DomainError
 from infrastructure.sqla.engine import prepare_database
 from presentation.http.errors import client_error_handler, domain_error_handler, internal_error_handler
+from presentation.http.export import ExportController
 from presentation.http.health import health
 from presentation.http.items import ItemController
 from presentation.ioc import providers_for
@@ -61,7 +62,7 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         await container.close()
 
     app = Litestar(
-        route_handlers=[ItemController, health],
+        route_handlers=[ItemController, ExportController, health],
         on_startup=[prepare],
         on_shutdown=[close],
         exception_handlers={

@@ -1,16 +1,20 @@
 """dishka providers: which adapter serves which port, for the settings at hand."""
 
+import time
 from collections.abc import AsyncIterator
 
 from dishka import Provider, Scope, from_context, provide, provide_all
 from dishka.integrations.litestar import LitestarProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from application.export import CountExport, ExportLimits, StreamingCSVExporter
 from application.health import CheckHealth
 from application.items import CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
-from domain.ports import HealthProbe, ItemRepository
-from infrastructure.sqla.engine import SqlaHealthProbe, make_engine
+from domain.errors import Unavailable
+from domain.ports import Clock, HealthProbe, ItemRepository, OrderStreamPort
+from infrastructure.sqla.engine import SqlaHealthProbe, is_sqlite, make_engine
 from infrastructure.sqla.items import SqlaItemRepository
+from infrastructure.sqla.orders import SqliteOrderStream
 from presentation.settings import Settings
 
 
@@ -37,12 +41,30 @@ class StorageProvider(Provider):
         """Reachability of the database."""
         return SqlaHealthProbe(engine)
 
+    @provide
+    def order_stream(self, engine: AsyncEngine) -> OrderStreamPort:
+        """Orders for export, encoded by the database."""
+        if is_sqlite(engine):
+            return SqliteOrderStream(engine)
+        raise Unavailable("the order export is not available on this database yet")
+
 
 class UseCaseProvider(Provider):
-    """Use cases are stateless, so one instance of each serves every request."""
+    """One instance of each use case serves every request (the exporter's slots are per process)."""
 
     scope = Scope.APP
     use_cases = provide_all(ListItems, GetItem, CreateItem, ReplaceItem, UpdateItem, DeleteItem, CheckHealth)
+    exports = provide_all(StreamingCSVExporter, CountExport)
+
+    @provide
+    def export_limits(self, settings: Settings) -> ExportLimits:
+        """Batch size and concurrency cap of exports."""
+        return ExportLimits(batch_size=settings.export_batch_size, max_concurrent=settings.export_max_concurrent)
+
+    @provide
+    def clock(self) -> Clock:
+        """Monotonic seconds."""
+        return time.monotonic
 
 
 def providers_for(settings: Settings) -> list[Provider]:

@@ -31,6 +31,8 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     sqlite_busy_timeout_ms: Annotated[int, Meta(ge=0, le=600_000)] = 5_000
     max_body_bytes: Annotated[int, Meta(ge=1024, le=1_073_741_824)] = 1_048_576
     shutdown_grace_s: Annotated[int, Meta(ge=0, le=3600)] = 10
+    export_batch_size: Annotated[int, Meta(ge=1, le=1_000_000)] = 1000
+    export_max_concurrent: Annotated[int, Meta(ge=1, le=1000)] = 4
 
     def __post_init__(self) -> None:
         # msgspec reports a ValueError raised here with the path after " - at ", like its own errors.

@@ -11,12 +11,13 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_404_NOT_FOUND,
+    HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 from msgspec import Struct
 
-from domain.errors import DomainError, InvalidInput, NotFound, Unavailable
+from domain.errors import DomainError, InvalidInput, NotFound, Overloaded, Unavailable
 
 logger = logging.getLogger("perfshop.errors")
 
@@ -40,6 +41,10 @@ def domain_error_handler(_: Request[Any, Any, Any], error: DomainError) -> Respo
         return error_response(HTTP_404_NOT_FOUND, str(error))
     if isinstance(error, InvalidInput):
         return error_response(HTTP_400_BAD_REQUEST, error.message, [{"key": error.field, "message": error.message}])
+    if isinstance(error, Overloaded):
+        response = error_response(HTTP_429_TOO_MANY_REQUESTS, str(error))
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
     if isinstance(error, Unavailable):
         response = error_response(HTTP_503_SERVICE_UNAVAILABLE, str(error))
         response.headers["Retry-After"] = "1"
