@@ -1,10 +1,13 @@
 """The ports the use cases need; infrastructure adapters implement them."""
 
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Protocol, TypeVar
 
+from domain.caching import CacheStats
 from domain.items import Item, ItemPage, ItemPatch, NewItem
 from domain.orders import Dialect, EncodedBatch, Period
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -49,3 +52,23 @@ class OrderStreamPort(Protocol):
     def batches(self, period: Period, dialect: Dialect, size: int) -> AsyncIterator[EncodedBatch]:
         """Every row of the period in batches of at most `size`, all read from one consistent snapshot."""
         ...
+
+
+class CachePort(Protocol):
+    """Expiring, tagged cache of msgspec-encodable values that callers treat as immutable."""
+
+    async def get(self, key: str, type: type[T] | None = None) -> T | None: ...
+
+    async def set(self, key: str, value: object, ttl: float | None = None) -> None: ...
+
+    async def tag(self, key: str, *tags: str) -> None: ...
+
+    async def invalidate(self, key: str) -> bool: ...
+
+    async def invalidate_by_tag(self, tag: str) -> int: ...
+
+    async def get_or_load(
+        self, key: str, loader: Callable[[], Awaitable[T]], ttl: float | None = None, tags: Sequence[str] = ()
+    ) -> tuple[T, bool]: ...
+
+    def get_stats(self) -> CacheStats: ...

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import DomainError
 from infrastructure.sqla.engine import prepare_database
+from presentation.http.cache import CacheController
 from presentation.http.errors import client_error_handler, domain_error_handler, internal_error_handler
 from presentation.http.export import ExportController
 from presentation.http.health import health
@@ -62,7 +63,7 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         await container.close()
 
     app = Litestar(
-        route_handlers=[ItemController, ExportController, health],
+        route_handlers=[ItemController, CacheController, ExportController, health],
         on_startup=[prepare],
         on_shutdown=[close],
         exception_handlers={

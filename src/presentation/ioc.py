@@ -7,11 +7,14 @@ from dishka import Provider, Scope, from_context, provide, provide_all
 from dishka.integrations.litestar import LitestarProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from application.caching import CacheEvent, GetCacheStats, InvalidateKey, InvalidateTag, log_change
 from application.export import CountExport, ExportLimits, StreamingCSVExporter
 from application.health import CheckHealth
 from application.items import CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
+from domain.caching import CacheTtls
 from domain.errors import Unavailable
-from domain.ports import Clock, HealthProbe, ItemRepository, OrderStreamPort
+from domain.ports import CachePort, Clock, HealthProbe, ItemRepository, OrderStreamPort
+from infrastructure.memory.cache import CacheManager
 from infrastructure.sqla.engine import SqlaHealthProbe, is_sqlite, make_engine
 from infrastructure.sqla.items import SqlaItemRepository
 from infrastructure.sqla.orders import SqliteOrderStream
@@ -49,11 +52,36 @@ class StorageProvider(Provider):
         raise Unavailable("the order export is not available on this database yet")
 
 
+class CacheProvider(Provider):
+    """The process's cache, its freshness policy and its change events."""
+
+    scope = Scope.APP
+
+    @provide
+    def cache(self, settings: Settings) -> CachePort:
+        """In-process cache, bounded by PERFSHOP_CACHE_MAX_ENTRIES."""
+        return CacheManager(default_ttl=settings.cache_default_ttl, max_entries=settings.cache_max_entries)
+
+    @provide
+    def ttls(self, settings: Settings) -> CacheTtls:
+        """How long items and item pages stay cached."""
+        return CacheTtls(detail=settings.cache_item_ttl, list=settings.cache_list_ttl)
+
+    @provide
+    def events(self, cache: CachePort) -> CacheEvent:
+        """Change events, logged at DEBUG level."""
+        events = CacheEvent(cache)
+        events.subscribe(log_change)
+        return events
+
+
 class UseCaseProvider(Provider):
     """One instance of each use case serves every request (the exporter's slots are per process)."""
 
     scope = Scope.APP
     use_cases = provide_all(ListItems, GetItem, CreateItem, ReplaceItem, UpdateItem, DeleteItem, CheckHealth)
+    cache_use_cases = provide_all(GetCacheStats, InvalidateTag, InvalidateKey)
+
     exports = provide_all(StreamingCSVExporter, CountExport)
 
     @provide
@@ -69,4 +97,4 @@ class UseCaseProvider(Provider):
 
 def providers_for(settings: Settings) -> list[Provider]:
     """The providers that wire the app for these settings."""
-    return [StorageProvider(), UseCaseProvider(), LitestarProvider()]
+    return [StorageProvider(), CacheProvider(), UseCaseProvider(), LitestarProvider()]
