@@ -318,8 +318,10 @@ async def run(args: argparse.Namespace) -> None:
         "(target ≤ 250)\n"
     )
 
-    http = http_rounds(1 if args.smoke else args.http_rounds, 1 if args.smoke else 5)
-    if http:
+    http = http_rounds(1 if args.smoke else args.http_rounds, 2 if args.smoke else 5)
+    if http and min(http) <= 0:
+        print(f"HTTP row not measured: a round completed no requests ({http}); the machine is overloaded")
+    elif http:
         cached, ceiling = http
         rounds = 1 if args.smoke else args.http_rounds
         table(
