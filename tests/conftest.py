@@ -1,6 +1,6 @@
-"""Fixtures shared by every test: settings on a private SQLite file and the real app."""
+"""Fixtures shared by every test: settings on a private database (SQLite file or PostgreSQL) and the real app."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -8,12 +8,30 @@ from litestar.testing import AsyncTestClient
 
 from presentation.app import create_app
 from presentation.settings import Settings
+from tests.services import empty_postgres_tables, fresh_postgres_database
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One PostgreSQL database for this test run, created and dropped here."""
+    with fresh_postgres_database("run") as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each engine: a new SQLite file, or this run's PostgreSQL database emptied."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'perfshop.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    await empty_postgres_tables(url)
+    return url
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings for one test: its own database file, no demo data."""
-    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'perfshop.db'}", demo_items=0, demo_orders=0)
+def settings(database_url: str) -> Settings:
+    """Settings for one test: its own empty database, no demo data."""
+    return Settings(database_url=database_url, demo_items=0, demo_orders=0)
 
 
 @pytest.fixture

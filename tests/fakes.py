@@ -1,4 +1,113 @@
-"""Fakes of the ports for tests: time that only moves when told."""
+"""Fakes of the ports, for tests that need to control or observe an adapter."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+from dishka import Provider, Scope, provide
+
+from domain.errors import Unavailable
+from domain.items import Item, ItemPage, ItemPatch, NewItem
+from domain.orders import Dialect, EncodedBatch, OrderRow, Period, encode_rows
+from domain.ports import ItemRepository, OrderStreamPort
+
+
+class FakeOrderStream(OrderStreamPort):
+    """`total` generated orders made lazily; counts batches read, notes closing, can fail after `fail_after`."""
+
+    def __init__(self, total: int, fail_after: int | None = None) -> None:
+        self.total = total
+        self.fail_after = fail_after
+        self.batches_read = 0
+        self.closed = 0
+
+    async def count(self, period: Period) -> int:
+        return self.total
+
+    async def sample(self, period: Period, dialect: Dialect, size: int) -> EncodedBatch:
+        rows = [self.row(i) for i in range(min(size, self.total))]
+        return EncodedBatch(encode_rows(rows, dialect), len(rows))
+
+    async def batches(self, period: Period, dialect: Dialect, size: int) -> AsyncIterator[EncodedBatch]:
+        try:
+            for first in range(0, self.total, size):
+                if self.fail_after is not None and self.batches_read >= self.fail_after:
+                    raise Unavailable("the database went away")
+                self.batches_read += 1
+                rows = [self.row(i) for i in range(first, min(first + size, self.total))]
+                yield EncodedBatch(encode_rows(rows, dialect), len(rows))
+        finally:
+            self.closed += 1
+
+    @staticmethod
+    def row(i: int) -> OrderRow:
+        return OrderRow(
+            i + 1,
+            f"customer {i}",
+            "product, boxed",
+            1 + i % 9,
+            9.5,
+            "paid",
+            datetime(2024, 1, 1) + timedelta(seconds=i),
+        )
+
+
+class FakeStreamProvider(Provider):
+    """Serves the export from a given (fake) order stream."""
+
+    scope = Scope.APP
+
+    def __init__(self, stream: OrderStreamPort) -> None:
+        super().__init__()
+        self._stream = stream
+
+    @provide
+    def order_stream(self) -> OrderStreamPort:
+        return self._stream
+
+
+class BrokenItemRepository(ItemRepository):
+    """Fails every call with an error that carries internal detail a client must never see."""
+
+    def __init__(self, error: Exception) -> None:
+        self._error = error
+
+    async def get(self, item_id: int) -> Item | None:
+        """Fail."""
+        raise self._error
+
+    async def page(self, page: int, size: int) -> ItemPage:
+        """Fail."""
+        raise self._error
+
+    async def add(self, new: NewItem) -> Item:
+        """Fail."""
+        raise self._error
+
+    async def replace(self, item_id: int, new: NewItem) -> Item | None:
+        """Fail."""
+        raise self._error
+
+    async def update(self, item_id: int, patch: ItemPatch) -> Item | None:
+        """Fail."""
+        raise self._error
+
+    async def delete(self, item_id: int) -> bool:
+        """Fail."""
+        raise self._error
+
+
+class ItemRepositoryOverride(Provider):
+    """Serve this repository instead of the database's."""
+
+    def __init__(self, repository: ItemRepository) -> None:
+        super().__init__(scope=Scope.APP)
+        self._repository = repository
+        self.provide(self.repository, provides=ItemRepository, override=True)
+
+    def repository(self) -> ItemRepository:
+        """The repository given to the override."""
+        return self._repository
 
 
 class FakeClock:
@@ -13,3 +122,28 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         """Move time forward."""
         self.now += seconds
+
+
+class ParkingItemRepository:
+    """Wraps a repository; once `park()` is armed, the next `get` reads its row, then waits for `release`."""
+
+    def __init__(self, inner: ItemRepository) -> None:
+        self._inner = inner
+        self.parked = asyncio.Event()
+        self.release = asyncio.Event()
+        self._armed = False
+
+    def park(self) -> None:
+        """Make the next `get` stop after reading, until `release` is set."""
+        self._armed = True
+
+    async def get(self, item_id: int) -> Item | None:
+        item = await self._inner.get(item_id)
+        if self._armed:
+            self._armed = False
+            self.parked.set()
+            await self.release.wait()
+        return item
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)

@@ -17,14 +17,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_uvicorn(port: int, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    """Start `uvicorn presentation.app:create_app --factory` on loopback with these settings."""
+def start_uvicorn(
+    port: int, env: Mapping[str, str], factory: str = "presentation.app:create_app"
+) -> subprocess.Popen[bytes]:
+    """Start `uvicorn <factory> --factory` (the real app by default) on loopback with these settings."""
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "presentation.app:create_app",
+            factory,
             "--factory",
             "--host",
             "127.0.0.1",

@@ -6,14 +6,19 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import asyncpg
 import pytest
 import redis
 
 T = TypeVar("T")
+
+# Deliberately not a PERFSHOP_ variable: it configures the tests, not the service.
+POSTGRES_ADMIN_DSN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def unavailable(reason: str) -> None:
@@ -21,6 +26,55 @@ def unavailable(reason: str) -> None:
     if os.environ.get("REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
     pytest.skip(reason)
+
+
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    # Fixtures may be set up while an event loop already runs: give the admin call a loop of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
+async def _admin(statement: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def postgres_reachable() -> bool:
+    """Whether the admin DSN accepts a connection."""
+    try:
+        _run(_admin("SELECT 1"))
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    return True
+
+
+@contextmanager
+def fresh_postgres_database(label: str) -> Iterator[str]:
+    """A new, empty database for this test run (dropped afterwards); yields its SQLAlchemy URL."""
+    if not postgres_reachable():
+        unavailable(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_DSN}")
+    name = f"perfshop_{label}_{uuid.uuid4().hex[:10]}"
+    _run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        dsn = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0]
+        yield f"{dsn.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
+    finally:
+        _run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def empty_postgres_tables(url: str) -> None:
+    """Remove every row a previous test left, so that each test starts from empty tables."""
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1), timeout=5)
+    try:
+        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        if tables:
+            names = ", ".join(f'"{row["tablename"]}"' for row in tables)
+            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY")
+    finally:
+        await conn.close()
 
 
 # Deliberately not a PERFSHOP_ variable: it configures the tests, not the service. The tests share this Redis,

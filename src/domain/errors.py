@@ -20,3 +20,11 @@ class InvalidInput(DomainError):
 
 class Unavailable(DomainError):
     """A backing service cannot answer right now; the client may retry later."""
+
+
+class Overloaded(DomainError):
+    """Too much of this work is already running; the client may retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

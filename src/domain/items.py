@@ -8,7 +8,15 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 Name = Annotated[str, Meta(min_length=1, max_length=200, description="Non-empty, at most 200 characters.")]
 Description = Annotated[str, Meta(max_length=2000)]
-Price = Annotated[float, Meta(ge=0, le=1_000_000_000, description="At least 0, at most 2 decimals.")]
+Price = Annotated[
+    float,
+    Meta(
+        ge=0,
+        le=1_000_000_000,
+        description="At least 0, at most 2 decimals.",
+        extra_json_schema={"extra": {"multipleOf": 0.01}},
+    ),
+]
 Stock = Annotated[int, Meta(ge=0, le=2_147_483_647)]
 
 

@@ -1,10 +1,11 @@
 """The ports the use cases need; infrastructure adapters implement them."""
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
 from domain.caching import CacheStats
 from domain.items import Item, ItemPage, ItemPatch, NewItem
+from domain.orders import Dialect, EncodedBatch, Period
 
 T = TypeVar("T")
 
@@ -35,6 +36,22 @@ class HealthProbe(Protocol):
     """Whether the database answers a trivial query."""
 
     async def database_reachable(self) -> bool: ...
+
+
+class OrderStreamPort(Protocol):
+    """Orders of a period in (created_at, id) order, encoded exactly as `domain.orders.encode_rows` would."""
+
+    async def count(self, period: Period) -> int:
+        """How many orders the period holds."""
+        ...
+
+    async def sample(self, period: Period, dialect: Dialect, size: int) -> EncodedBatch:
+        """Up to `size` encoded rows from both ends of the period, to estimate the export's size."""
+        ...
+
+    def batches(self, period: Period, dialect: Dialect, size: int) -> AsyncIterator[EncodedBatch]:
+        """Every row of the period in batches of at most `size`, all read from one consistent snapshot."""
+        ...
 
 
 class CachePort(Protocol):

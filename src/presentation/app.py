@@ -8,15 +8,18 @@ import sys
 from dishka import Provider, make_async_container
 from dishka.integrations.litestar import setup_dishka
 from litestar import Litestar
+from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import Message, Scope
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import DomainError
 from infrastructure.sqla.engine import prepare_database
 from presentation.http.cache import CacheController
 from presentation.http.errors import client_error_handler, domain_error_handler, internal_error_handler
+from presentation.http.export import ExportController
 from presentation.http.health import health
 from presentation.http.items import ItemController
 from presentation.ioc import providers_for
@@ -39,6 +42,12 @@ def configure_logging(level: str) -> None:
     logging.getLogger("perfshop").setLevel(level)
 
 
+async def forbid_content_sniffing(message: Message, _: Scope) -> None:
+    """Every response, errors and unmatched paths included, is served with `nosniff`."""
+    if message["type"] == "http.response.start":
+        MutableScopeHeaders.from_message(message)["X-Content-Type-Options"] = "nosniff"
+
+
 def create_app(*overrides: Provider, settings: Settings | None = None) -> Litestar:
     """The perfshop app; `overrides` replace providers (tests swap adapters this way)."""
     settings = settings or settings_from_environment()
@@ -54,7 +63,7 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         await container.close()
 
     app = Litestar(
-        route_handlers=[ItemController, CacheController, health],
+        route_handlers=[ItemController, CacheController, ExportController, health],
         on_startup=[prepare],
         on_shutdown=[close],
         exception_handlers={
@@ -63,6 +72,8 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
             HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
         },
         openapi_config=OpenAPIConfig(title="perfshop", version="0.1.0", path="/schema"),
+        request_max_body_size=settings.max_body_bytes,
+        before_send=[forbid_content_sniffing],
     )
     setup_dishka(container, app)
     return app

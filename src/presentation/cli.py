@@ -53,6 +53,7 @@ def serve(settings: Settings) -> int:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
     )
     return 0
 

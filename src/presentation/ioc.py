@@ -1,20 +1,25 @@
 """dishka providers: which adapter serves which port, for the settings at hand."""
 
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator
+from functools import partial
 
 from dishka import Provider, Scope, from_context, provide, provide_all
 from dishka.integrations.litestar import LitestarProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.caching import CacheEvent, GetCacheStats, InvalidateKey, InvalidateTag, log_change
+from application.export import CountExport, ExportLimits, StreamingCSVExporter
 from application.health import CheckHealth
 from application.items import CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
 from domain.caching import CacheTtls
-from domain.ports import CachePort, HealthProbe, ItemRepository
+from domain.errors import Unavailable
+from domain.ports import CachePort, Clock, HealthProbe, ItemRepository, OrderStreamPort
 from infrastructure.memory.cache import CacheManager
 from infrastructure.redis.cache import RedisCache, make_redis_client
-from infrastructure.sqla.engine import SqlaHealthProbe, make_engine
+from infrastructure.sqla.engine import SqlaHealthProbe, is_sqlite, make_engine
 from infrastructure.sqla.items import SqlaItemRepository
+from infrastructure.sqla.orders import SqliteOrderStream
 from presentation.settings import Settings
 
 
@@ -27,7 +32,7 @@ class StorageProvider(Provider):
     @provide
     async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
         """One pooled engine per process, disposed at shutdown."""
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
         yield engine
         await engine.dispose()
 
@@ -40,6 +45,13 @@ class StorageProvider(Provider):
     def health_probe(self, engine: AsyncEngine) -> HealthProbe:
         """Reachability of the database."""
         return SqlaHealthProbe(engine)
+
+    @provide
+    def order_stream(self, engine: AsyncEngine) -> OrderStreamPort:
+        """Orders for export, encoded by the database."""
+        if is_sqlite(engine):
+            return SqliteOrderStream(engine)
+        raise Unavailable("the order export is not available on this database yet")
 
 
 class CacheProvider(Provider):
@@ -54,18 +66,13 @@ class CacheProvider(Provider):
             yield CacheManager(default_ttl=settings.cache_default_ttl, max_entries=settings.cache_max_entries)
             return
         timeout = settings.redis_timeout_ms / 1000
-        l1: Callable[[], CachePort] | None = None
-        if settings.cache_l1_ttl > 0:
-
-            def l1() -> CachePort:
-                return CacheManager(default_ttl=settings.cache_l1_ttl, max_entries=settings.cache_max_entries)
-
+        l1 = partial(CacheManager, default_ttl=settings.cache_l1_ttl, max_entries=settings.cache_max_entries)
         cache = RedisCache(
             make_redis_client(settings.redis_url, timeout),
             prefix=settings.redis_prefix,
             default_ttl=settings.cache_default_ttl,
             timeout=timeout,
-            l1=l1,
+            l1=l1 if settings.cache_l1_ttl > 0 else None,
             l1_ttl=settings.cache_l1_ttl,
         )
         await cache.start()
@@ -86,11 +93,23 @@ class CacheProvider(Provider):
 
 
 class UseCaseProvider(Provider):
-    """Use cases are stateless, so one instance of each serves every request."""
+    """One instance of each use case serves every request (the exporter's slots are per process)."""
 
     scope = Scope.APP
     use_cases = provide_all(ListItems, GetItem, CreateItem, ReplaceItem, UpdateItem, DeleteItem, CheckHealth)
     cache_use_cases = provide_all(GetCacheStats, InvalidateTag, InvalidateKey)
+
+    exports = provide_all(StreamingCSVExporter, CountExport)
+
+    @provide
+    def export_limits(self, settings: Settings) -> ExportLimits:
+        """Batch size and concurrency cap of exports."""
+        return ExportLimits(batch_size=settings.export_batch_size, max_concurrent=settings.export_max_concurrent)
+
+    @provide
+    def clock(self) -> Clock:
+        """Monotonic seconds."""
+        return time.monotonic
 
 
 def providers_for(settings: Settings) -> list[Provider]:

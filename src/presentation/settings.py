@@ -9,6 +9,8 @@ from msgspec import Meta, Struct
 
 PREFIX = "PERFSHOP_"
 
+SUPPORTED_DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -26,6 +28,11 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     demo_items: Annotated[int, Meta(ge=0, le=10_000_000)] = 1000
     demo_orders: Annotated[int, Meta(ge=0, le=100_000_000)] = 100_000
     log_level: LogLevel = "INFO"
+    sqlite_busy_timeout_ms: Annotated[int, Meta(ge=0, le=600_000)] = 5_000
+    max_body_bytes: Annotated[int, Meta(ge=1024, le=1_073_741_824)] = 1_048_576
+    shutdown_grace_s: Annotated[int, Meta(ge=0, le=3600)] = 10
+    export_batch_size: Annotated[int, Meta(ge=1, le=1_000_000)] = 1000
+    export_max_concurrent: Annotated[int, Meta(ge=1, le=1000)] = 4
     cache_default_ttl: Annotated[float, Meta(gt=0)] = 300
     cache_max_entries: Annotated[int, Meta(ge=1)] = 100_000
     cache_item_ttl: Annotated[float, Meta(gt=0)] = 120
@@ -37,6 +44,11 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     )
     redis_timeout_ms: Annotated[int, Meta(ge=1, le=10_000)] = 50
     cache_l1_ttl: Annotated[float, Meta(ge=0, le=3600)] = 5
+
+    def __post_init__(self) -> None:
+        # msgspec reports a ValueError raised here with the path after " - at ", like its own errors.
+        if not self.database_url.startswith(SUPPORTED_DATABASES):
+            raise ValueError(f"must start with one of {', '.join(SUPPORTED_DATABASES)} - at `$.database_url`")
 
 
 _FIELDS = Settings.__struct_fields__

@@ -139,3 +139,11 @@ async def test_a_non_numeric_id_matches_no_route(client: Client) -> None:
     response = await client.get("/items/abc")
     assert response.status_code == 404
     assert bad_fields(response) == []
+
+
+@pytest.mark.parametrize("item_id", ["0", "-5", "2147483648", "99999999999999999999999"])
+async def test_an_id_outside_the_stored_range_is_400_naming_it(client: Client, item_id: str) -> None:
+    for method in ("get", "delete"):
+        response = await getattr(client, method)(f"/items/{item_id}")
+        assert response.status_code == 400
+        assert bad_fields(response) == ["item_id"]

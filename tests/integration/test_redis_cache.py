@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,13 +54,18 @@ async def fill_tagged(prefix: str, keys: int, ttl: float) -> None:
     a round trip per call, longer than the short TTL the test needs."""
     client = redis.asyncio.Redis.from_url(REDIS_URL)
     store, tag = client.register_script(scripts.SET), client.register_script(scripts.TAG)
+    origin = uuid.uuid4().hex
     try:
         for first in range(0, keys, 5_000):
             pipe = client.pipeline(transaction=False)
             for n in range(first, min(first + 5_000, keys)):
                 key = f"k{n}"
-                await store([f"{prefix}:k:{key}"], [prefix, key, msgspec.msgpack.encode(n), int(ttl * 1000), 1], pipe)
-                await tag([f"{prefix}:k:{key}"], [prefix, key, "leak", "leak:odd" if n % 2 else "leak:even"], pipe)
+                await store(
+                    [f"{prefix}:k:{key}"], [prefix, origin, key, msgspec.msgpack.encode(n), int(ttl * 1000), 1], pipe
+                )
+                await tag(
+                    [f"{prefix}:k:{key}"], [prefix, origin, key, "leak", "leak:odd" if n % 2 else "leak:even"], pipe
+                )
             await pipe.execute()
     finally:
         await client.aclose()

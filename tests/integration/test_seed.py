@@ -1,13 +1,18 @@
-"""The order generator: deterministic, realistic, and loaded in full by `perfshop seed`."""
+"""The order generator: deterministic, realistic, and loaded in full by `perfshop seed` on both databases."""
 
+import asyncio
 import os
-import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from infrastructure.sqla.seed import order_batches
+from tests.integration.test_startup import scalars
+from tests.services import fresh_postgres_database
 
 
 def rows(count: int, seed: int) -> list[tuple[object, ...]]:
@@ -35,9 +40,18 @@ def test_orders_are_realistic_and_awkward() -> None:
     assert all(1 <= int(str(row[3])) <= 10 for row in generated)
 
 
-def test_seed_command_appends_exactly_the_rows_asked_for(tmp_path: Path) -> None:
-    database = tmp_path / "seeded.db"
-    env = {**os.environ, "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with nothing in it yet."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'seeded.db'}"
+    else:
+        with fresh_postgres_database("seed") as url:
+            yield url
+
+
+def test_seed_command_appends_exactly_the_rows_asked_for(empty_database: str) -> None:
+    env = {**os.environ, "PERFSHOP_DATABASE_URL": empty_database}
     perfshop = os.path.join(os.path.dirname(sys.executable), "perfshop")
     for _ in range(2):
         result = subprocess.run(
@@ -50,13 +64,17 @@ def test_seed_command_appends_exactly_the_rows_asked_for(tmp_path: Path) -> None
         )
         assert result.returncode == 0, result.stderr
         assert "seeded 12,345 orders" in result.stderr
-    with sqlite3.connect(database) as conn:
-        assert conn.execute("SELECT count(*), min(id), max(id) FROM orders").fetchone() == (24690, 1, 24690)
-        assert conn.execute("SELECT count(*) FROM items").fetchone() == (14,)
-        first, second = conn.execute(
-            "SELECT customer_name, product, created_at FROM orders WHERE id IN (1, 12346) ORDER BY id"
-        ).fetchall()
-        assert first == second  # the same seed generated the same rows again
-        assert conn.execute(
-            "SELECT count(*) FROM orders WHERE created_at NOT LIKE '20__-__-__ __:__:__'"
-        ).fetchone() == (0,)
+    same_rows = (
+        "SELECT count(*) FROM orders a JOIN orders b ON b.id = a.id + 12345"
+        " WHERE a.customer_name = b.customer_name AND a.product = b.product AND a.created_at = b.created_at"
+    )
+    counts = asyncio.run(
+        scalars(
+            empty_database,
+            "SELECT count(*) FROM orders",
+            "SELECT max(id) FROM orders",
+            "SELECT count(*) FROM items",
+            same_rows,
+        )
+    )
+    assert counts == [24690, 24690, 14, 12345]  # the same seed generated the same rows again

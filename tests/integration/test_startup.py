@@ -1,48 +1,73 @@
 """Several processes starting on one fresh database create the schema and seed exactly once."""
 
-import sqlite3
+import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
+from sqlalchemy import text
 
+from infrastructure.sqla.engine import make_engine
 from tests.servers import free_port, start_uvicorn, stop, wait_healthy
+from tests.services import fresh_postgres_database
 
 
-def test_two_processes_on_a_fresh_database_seed_exactly_once(tmp_path: Path) -> None:
-    database = tmp_path / "shared.db"
-    env = {
-        "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-        "PERFSHOP_DEMO_ITEMS": "250",
-        "PERFSHOP_DEMO_ORDERS": "30000",
-    }
-    ports = [free_port(), free_port()]
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database nobody has started on yet."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    else:
+        with fresh_postgres_database("startup") as url:
+            yield url
+
+
+async def scalars(url: str, *queries: str) -> list[object]:
+    """The single value each query returns."""
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return [(await conn.execute(text(query))).scalar_one() for query in queries]
+    finally:
+        await engine.dispose()
+
+
+def start_servers(count: int, env: dict[str, str]) -> list[int]:
+    ports = [free_port() for _ in range(count)]
     processes = [start_uvicorn(port, env) for port in ports]
     try:
         for port, process in zip(ports, processes, strict=True):
             wait_healthy(port, process)
-        for port in ports:
-            page = httpx.get(f"http://127.0.0.1:{port}/items", params={"size": 1}).json()
-            assert page["total"] == 250
+        return [httpx.get(f"http://127.0.0.1:{port}/items", params={"size": 1}).json()["total"] for port in ports]
     finally:
         for process in processes:
             stop(process)
-    with sqlite3.connect(database) as conn:
-        assert conn.execute("SELECT count(*), count(DISTINCT id) FROM orders").fetchone() == (30000, 30000)
-        assert conn.execute("SELECT count(*) FROM perfshop_startup_claims").fetchone() == (1,)
-        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
-def test_a_restart_does_not_seed_again(tmp_path: Path) -> None:
-    env = {
-        "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
-        "PERFSHOP_DEMO_ITEMS": "5",
-        "PERFSHOP_DEMO_ORDERS": "0",
-    }
-    for _ in range(2):
-        port = free_port()
-        process = start_uvicorn(port, env)
-        try:
-            wait_healthy(port, process)
-            assert httpx.get(f"http://127.0.0.1:{port}/items").json()["total"] == 5
-        finally:
-            stop(process)
+def test_two_processes_on_a_fresh_database_seed_exactly_once(fresh_database: str) -> None:
+    env = {"PERFSHOP_DATABASE_URL": fresh_database, "PERFSHOP_DEMO_ITEMS": "250", "PERFSHOP_DEMO_ORDERS": "30000"}
+
+    assert start_servers(2, env) == [250, 250]
+
+    counts = asyncio.run(
+        scalars(
+            fresh_database,
+            "SELECT count(*) FROM orders",
+            "SELECT count(DISTINCT id) FROM orders",
+            "SELECT count(*) FROM perfshop_startup_claims",
+        )
+    )
+    assert counts == [30000, 30000, 1]
+
+
+def test_a_restart_does_not_seed_again(fresh_database: str) -> None:
+    env = {"PERFSHOP_DATABASE_URL": fresh_database, "PERFSHOP_DEMO_ITEMS": "5", "PERFSHOP_DEMO_ORDERS": "10"}
+    assert start_servers(1, env) == [5]
+    assert start_servers(1, env) == [5]
+    assert asyncio.run(scalars(fresh_database, "SELECT count(*) FROM orders")) == [10]
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}"
+    assert asyncio.run(scalars(url, "PRAGMA journal_mode")) == ["wal"]

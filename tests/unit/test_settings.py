@@ -36,6 +36,7 @@ def test_a_misspelled_variable_is_named_with_a_suggestion() -> None:
         ("PERFSHOP_DEMO_ORDERS", "-1"),
         ("PERFSHOP_LOG_LEVEL", "LOUD"),
         ("PERFSHOP_DATABASE_URL", ""),
+        ("PERFSHOP_DATABASE_URL", "mysql://root@localhost/shop"),
     ],
 )
 def test_a_bad_value_is_named(variable: str, value: str) -> None:

@@ -191,14 +191,15 @@ class CacheManager(CachePort):
         return entry
 
     def _store(self, key: str, value: object, ttl: float | None, now: float) -> None:
+        self._sweep_expired(now)  # before evicting: expired keys go first
         expires = now + (self._default_ttl if ttl is None else ttl)
         entries = self._entries
         old = entries.get(key)
         group = None
         if old is not None:
             group = old.group
-            if group is not None and group.dead:
-                group.keys.discard(key)
+            if group is not None and (group.dead or old.expires <= now):  # an expired key's tags go with it
+                self._unlink(key, old)
                 group = None
             entries.move_to_end(key)
         elif len(entries) >= self._max_entries:
@@ -212,7 +213,6 @@ class CacheManager(CachePort):
             keys = self._expiry_buckets[bucket] = []
             heapq.heappush(self._expiry_heap, bucket)
         keys.append(key)
-        self._sweep_expired(now)
 
     def _sweep_expired(self, now: float) -> None:
         """Reclaim up to a batch of keys from buckets whose whole second has passed."""

@@ -88,6 +88,9 @@ class RedisCache(CachePort):
         self._stats = CacheCounters()
         self._flights: dict[str, _Flight] = {}
         self._instance = uuid.uuid4().hex
+        # Every script learns the prefix and which instance runs it, so that an instance skips its own messages.
+        self._origin = (prefix, self._instance)
+        self._own = self._instance.encode()
         # L1 is used only while the invalidation channel is subscribed; `_seq` counts invalidations seen, so a value
         # read from Redis before an invalidation arrived is not put into L1 after it.
         self._l1: CachePort | None = None
@@ -125,12 +128,13 @@ class RedisCache(CachePort):
         """Store `value` for `ttl` seconds (default_ttl when None), keeping the key's tags; fences loads in flight."""
         ttl_ms = self._ttl_ms(ttl)
         data = self._encoder.encode(value)
-        await self._write(self._scripts["SET"], [self._key(key)], [self._prefix, key, data, ttl_ms, self._fence_ms])
+        await self._forget_locally(key=key)
+        await self._write(self._scripts["SET"], [self._key(key)], [*self._origin, key, data, ttl_ms, self._fence_ms])
 
     async def tag(self, key: str, *tags: str) -> None:
         """Attach tags to a stored key; a missing or expired key is left alone."""
         try:
-            await self._redis(self._scripts["TAG"], [self._key(key)], [self._prefix, key, *tags])
+            await self._redis(self._scripts["TAG"], [self._key(key)], [*self._origin, key, *tags])
         except _Unavailable:
             return
 
@@ -138,7 +142,7 @@ class RedisCache(CachePort):
         """Remove one key everywhere; True when it was cached. Loads of it in flight anywhere will not store."""
         self._stats.invalidations += 1
         await self._forget_locally(key=key)
-        removed = await self._write(self._scripts["INVALIDATE"], [self._key(key)], [self._prefix, key, self._fence_ms])
+        removed = await self._write(self._scripts["INVALIDATE"], [self._key(key)], [*self._origin, key, self._fence_ms])
         self._stats.invalidated_keys += removed
         return bool(removed)
 
@@ -147,7 +151,7 @@ class RedisCache(CachePort):
         self._stats.invalidations += 1
         await self._forget_locally(tag=tag)
         removed = await self._write(
-            self._scripts["INVALIDATE_TAG"], [f"{self._prefix}:t:{tag}"], [self._prefix, tag, self._fence_ms]
+            self._scripts["INVALIDATE_TAG"], [f"{self._prefix}:t:{tag}"], [*self._origin, tag, self._fence_ms]
         )
         self._stats.invalidated_keys += removed
         return removed
@@ -294,7 +298,7 @@ class RedisCache(CachePort):
         if self._clock() - started >= self._fence_window:
             self._stats.stale_writes_rejected += 1  # the fences may have expired: the result cannot be trusted
             return
-        args = [self._prefix, key, self._encoder.encode(value), self._ttl_ms(ttl), epoch, *tags]
+        args = [*self._origin, key, self._encoder.encode(value), self._ttl_ms(ttl), epoch, *tags]
         try:
             stored = await self._redis(self._scripts["FENCED_SET"], [self._key(key)], args)
         except _Unavailable:
@@ -347,7 +351,7 @@ class RedisCache(CachePort):
     async def _drop_everything(self) -> None:
         """Invalidations were lost while Redis was unreachable: fence every load, then delete every entry."""
         try:
-            await self._redis(self._scripts["FENCE_ALL"], [], [self._prefix, self._fence_ms])
+            await self._redis(self._scripts["FENCE_ALL"], [], [*self._origin, self._fence_ms])
             for pattern in (f"{self._prefix}:k:*", f"{self._prefix}:t:*"):
                 cursor = 0
                 while True:
@@ -388,7 +392,10 @@ class RedisCache(CachePort):
             await asyncio.sleep(min(self._cooldown, _TICK))
 
     async def _on_invalidation(self, data: bytes) -> None:
-        kind, name = data[:1], data[1:].decode()
+        size = len(self._own)
+        origin, kind, name = data[:size], data[size : size + 1], data[size + 1 :].decode()
+        if origin == self._own:
+            return  # this instance's own change: its L1 was updated when it made it
         if kind == b"*":
             self._seq += 1
             if self._new_l1 is not None and self._l1 is not None:
@@ -438,7 +445,7 @@ class RedisCache(CachePort):
             return
         first = 0
         while True:
-            seen, _pruned = await self._redis(self._scripts["PRUNE"], [], [self._prefix, first, _PRUNE_BATCH])
+            seen, _pruned = await self._redis(self._scripts["PRUNE"], [], [*self._origin, first, _PRUNE_BATCH])
             if seen < _PRUNE_BATCH:
                 return
             first += seen

@@ -9,7 +9,10 @@ invalidations reach every instance's L1.
 """
 
 _COMMON = """
-local P = ARGV[1]
+local P, ORIGIN = ARGV[1], ARGV[2]
+local function publish(kind, name)
+    redis.call('PUBLISH', P .. ':inv', ORIGIN .. kind .. name)
+end
 local function now_ms()
     local t = redis.call('TIME')
     return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -62,47 +65,47 @@ table.insert(entry, 1, redis.call('PTTL', KEYS[1]))
 return entry
 """
 
-# KEYS: value key. ARGV: prefix, key, value, ttl ms, fence window ms. Keeps the key's tags while it lives.
+# KEYS: value key. ARGV: prefix, origin, key, value, ttl ms, fence window ms. Keeps the key's tags while it lives.
 SET = (
     _COMMON
     + """
 local now = now_ms()
-store(KEYS[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), now)
-fence(P .. ':fk:' .. ARGV[2], ARGV[5])
-redis.call('PUBLISH', P .. ':inv', 'k' .. ARGV[2])
+store(KEYS[1], ARGV[3], ARGV[4], tonumber(ARGV[5]), now)
+fence(P .. ':fk:' .. ARGV[3], ARGV[6])
+publish('k', ARGV[3])
 return 1
 """
 )
 
-# KEYS: value key. ARGV: prefix, key, value, ttl ms, epoch the load started at, tags... 1 stored, 0 fenced off.
+# KEYS: value key. ARGV: prefix, origin, key, value, ttl ms, epoch the load started at, tags... 1 stored, 0 fenced off.
 FENCED_SET = (
     _COMMON
     + """
-local started = tonumber(ARGV[5])
+local started = tonumber(ARGV[6])
 local function newer(name)
     local epoch = redis.call('GET', name)
     return epoch and tonumber(epoch) > started
 end
-if newer(P .. ':fall') or newer(P .. ':fk:' .. ARGV[2]) then
+if newer(P .. ':fall') or newer(P .. ':fk:' .. ARGV[3]) then
     return 0
 end
-for i = 6, #ARGV do
+for i = 7, #ARGV do
     if newer(P .. ':ft:' .. ARGV[i]) then
         return 0
     end
 end
 local now = now_ms()
-local ttl = tonumber(ARGV[4])
-store(KEYS[1], ARGV[2], ARGV[3], ttl, now)
-for i = 6, #ARGV do
+local ttl = tonumber(ARGV[5])
+store(KEYS[1], ARGV[3], ARGV[4], ttl, now)
+for i = 7, #ARGV do
     redis.call('HSET', KEYS[1], 't:' .. ARGV[i], 1)
-    index(ARGV[2], ARGV[i], now + ttl, now)
+    index(ARGV[3], ARGV[i], now + ttl, now)
 end
 return 1
 """
 )
 
-# KEYS: value key. ARGV: prefix, key, tags... 1 when the key lives and was tagged.
+# KEYS: value key. ARGV: prefix, origin, key, tags... 1 when the key lives and was tagged.
 TAG = (
     _COMMON
     + """
@@ -111,64 +114,84 @@ if ttl < 0 then
     return 0
 end
 local now = now_ms()
-for i = 3, #ARGV do
+for i = 4, #ARGV do
     redis.call('HSET', KEYS[1], 't:' .. ARGV[i], 1)
-    index(ARGV[2], ARGV[i], now + ttl, now)
+    index(ARGV[3], ARGV[i], now + ttl, now)
 end
-redis.call('PUBLISH', P .. ':inv', 'k' .. ARGV[2])
+publish('k', ARGV[3])
 return 1
 """
 )
 
-# KEYS: value key. ARGV: prefix, key, fence window ms. 1 when the key was cached.
+# KEYS: value key. ARGV: prefix, origin, key, fence window ms. 1 when the key was cached.
 INVALIDATE = (
     _COMMON
     + """
-fence(P .. ':fk:' .. ARGV[2], ARGV[3])
-local removed = unlink(KEYS[1], ARGV[2])
-redis.call('PUBLISH', P .. ':inv', 'k' .. ARGV[2])
+fence(P .. ':fk:' .. ARGV[3], ARGV[4])
+local removed = unlink(KEYS[1], ARGV[3])
+publish('k', ARGV[3])
 return removed
 """
 )
 
-# KEYS: the tag's index. ARGV: prefix, tag, fence window ms. How many live keys carried the tag.
+# KEYS: the tag's index. ARGV: prefix, origin, tag, fence window ms. How many live keys carried the tag.
 INVALIDATE_TAG = (
     _COMMON
     + """
-fence(P .. ':ft:' .. ARGV[2], ARGV[3])
-local field = 't:' .. ARGV[2]
-local removed = 0
+fence(P .. ':ft:' .. ARGV[3], ARGV[4])
+local field = 't:' .. ARGV[3]
+local doomed, others = {}, {}
 for _, key in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now_ms(), '+inf')) do
-    local vkey = P .. ':k:' .. key
-    if redis.call('HEXISTS', vkey, field) == 1 then
-        removed = removed + unlink(vkey, key)
+    local fields = redis.call('HKEYS', P .. ':k:' .. key)
+    local tagged = false
+    for _, name in ipairs(fields) do
+        tagged = tagged or name == field
+    end
+    if tagged then
+        doomed[#doomed + 1] = P .. ':k:' .. key
+        for _, name in ipairs(fields) do
+            if name ~= field and string.sub(name, 1, 2) == 't:' then
+                local zkey = P .. ':t:' .. string.sub(name, 3)
+                others[zkey] = others[zkey] or {}
+                table.insert(others[zkey], key)
+            end
+        end
+    end
+end
+-- One command per thousand names instead of one per name: a 1,000-key tag costs a few hundred microseconds.
+for first = 1, #doomed, 1000 do
+    redis.call('UNLINK', unpack(doomed, first, math.min(first + 999, #doomed)))
+end
+for zkey, members in pairs(others) do
+    for first = 1, #members, 1000 do
+        redis.call('ZREM', zkey, unpack(members, first, math.min(first + 999, #members)))
     end
 end
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', P .. ':tags', ARGV[2])
-redis.call('PUBLISH', P .. ':inv', 't' .. ARGV[2])
-return removed
+redis.call('ZREM', P .. ':tags', ARGV[3])
+publish('t', ARGV[3])
+return #doomed
 """
 )
 
-# ARGV: prefix, fence window ms. Fences every load in flight and tells every L1 to drop everything.
+# ARGV: prefix, origin, fence window ms. Fences every load in flight and tells every L1 to drop everything.
 FENCE_ALL = (
     _COMMON
     + """
-fence(P .. ':fall', ARGV[2])
-redis.call('PUBLISH', P .. ':inv', '*')
+fence(P .. ':fall', ARGV[3])
+publish('*', '')
 return 1
 """
 )
 
-# ARGV: prefix, first tag rank, tag count. Drops expired members of a batch of tag indexes: {tags seen, pruned}.
+# ARGV: prefix, origin, first tag rank, tag count. Drops expired members of a batch of tag indexes: {tags seen, pruned}.
 PRUNE = (
     _COMMON
     + """
 local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', P .. ':tags', '-inf', now)
-local first = tonumber(ARGV[2])
-local tags = redis.call('ZRANGE', P .. ':tags', first, first + tonumber(ARGV[3]) - 1)
+local first = tonumber(ARGV[3])
+local tags = redis.call('ZRANGE', P .. ':tags', first, first + tonumber(ARGV[4]) - 1)
 local pruned = 0
 for _, tag in ipairs(tags) do
     pruned = pruned + redis.call('ZREMRANGEBYSCORE', P .. ':t:' .. tag, '-inf', now)

@@ -1,13 +1,17 @@
 """Engine creation, idempotent schema set-up and the database health probe."""
 
+import functools
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from domain.errors import Unavailable
 from domain.ports import HealthProbe
 from infrastructure.sqla.seed import seed_demo
 from infrastructure.sqla.tables import metadata
@@ -18,7 +22,7 @@ STARTUP_LOCK_TIMEOUT_MS = 300_000
 _STARTUP_LOCK_KEY = 0x70657266  # "perf": one advisory lock id for start-up on PostgreSQL
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> AsyncEngine:
     """An async engine for `url`; SQLite files get WAL, a busy timeout and real transactions."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -35,7 +39,7 @@ def make_engine(url: str) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={sqlite_busy_timeout_ms}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -65,7 +69,8 @@ async def prepare_database(engine: AsyncEngine, *, demo_items: int, demo_orders:
         if is_sqlite(engine):
             # An IMMEDIATE transaction takes the write lock up front, so a second process waits for
             # the first to commit instead of failing to upgrade a stale read snapshot.
-            await _set_busy_timeout(conn, STARTUP_LOCK_TIMEOUT_MS)
+            await conn.exec_driver_sql(f"PRAGMA busy_timeout={STARTUP_LOCK_TIMEOUT_MS}")
+            await conn.commit()
             conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
         try:
             async with conn.begin():
@@ -77,12 +82,29 @@ async def prepare_database(engine: AsyncEngine, *, demo_items: int, demo_orders:
                 return False
         finally:
             if is_sqlite(engine):
-                await _set_busy_timeout(conn, SQLITE_BUSY_TIMEOUT_MS)
+                # Drop the connection with the long start-up timeout; the pool opens a normal one later.
+                await conn.invalidate()
 
 
-async def _set_busy_timeout(conn: AsyncConnection, milliseconds: int) -> None:
-    await conn.exec_driver_sql(f"PRAGMA busy_timeout={milliseconds}")
-    await conn.commit()
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def translate_errors(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Turn a database that cannot answer (down, restarting, locked past the timeout) into `Unavailable`."""
+
+    @functools.wraps(method)
+    async def translated(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except (OperationalError, InterfaceError, OSError, TimeoutError) as error:
+            raise Unavailable("the database is unavailable; retry shortly") from error
+        except DBAPIError as error:
+            if error.connection_invalidated:
+                raise Unavailable("the database connection was lost; retry shortly") from error
+            raise
+
+    return translated
 
 
 class SqlaHealthProbe(HealthProbe):

@@ -2,10 +2,11 @@
 
 import random
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -13,6 +14,7 @@ from infrastructure.sqla.tables import items, orders, startup_claims
 
 ORDER_BATCH = 50_000
 _START = int(datetime(2023, 1, 1, tzinfo=UTC).timestamp())
+_EPOCH = datetime(1970, 1, 1)  # naive UTC, as the orders table stores it
 _END = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
 
 _KOREAN_FAMILY = ("김", "이", "박", "최", "정", "강", "조", "윤", "장", "임", "한", "오", "서", "신", "권", "황")
@@ -108,23 +110,35 @@ async def next_order_id(conn: AsyncConnection) -> int:
 async def load_orders(
     conn: AsyncConnection, count: int, seed: int, progress: Callable[[int], None] | None = None
 ) -> int:
-    """Append `count` generated orders with bulk inserts; returns the first id used."""
+    """Append `count` generated orders with bulk inserts (COPY on PostgreSQL); returns the first id used."""
     first_id = await next_order_id(conn)
-    sql = "INSERT INTO orders (id, customer_name, product, quantity, unit_price, status, created_at) " + _values_clause(
-        conn
-    )
+    load = _copy_batch if conn.dialect.name == "postgresql" else _insert_batch
     for batch in order_batches(count, seed, first_id):
-        await conn.exec_driver_sql(sql, batch)
+        await load(conn, batch)
         if progress is not None:
             progress(len(batch))
+    if conn.dialect.name == "postgresql":
+        # Explicit ids bypass the sequence: move it past them so that later inserts do not collide.
+        await conn.execute(text("SELECT setval(pg_get_serial_sequence('orders', 'id'), (SELECT max(id) FROM orders))"))
     return first_id
 
 
-def _values_clause(conn: AsyncConnection) -> str:
+_COLUMNS = ("id", "customer_name", "product", "quantity", "unit_price", "status", "created_at")
+
+
+async def _insert_batch(conn: AsyncConnection, batch: list[tuple[Any, ...]]) -> None:
     # Formatting the timestamp in SQL keeps a million strftime calls out of Python.
-    if conn.dialect.name == "sqlite":
-        return "VALUES (?, ?, ?, ?, ?, ?, datetime(?, 'unixepoch'))"
-    return "VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7) AT TIME ZONE 'UTC')"
+    await conn.exec_driver_sql(
+        "INSERT INTO orders (id, customer_name, product, quantity, unit_price, status, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, datetime(?, 'unixepoch'))",
+        batch,
+    )
+
+
+async def _copy_batch(conn: AsyncConnection, batch: list[tuple[Any, ...]]) -> None:
+    raw = await conn.get_raw_connection()
+    records = [(*row[:4], Decimal(str(row[4])), row[5], _EPOCH + timedelta(seconds=row[6])) for row in batch]
+    await raw.driver_connection.copy_records_to_table("orders", records=records, columns=_COLUMNS)  # type: ignore[union-attr]
 
 
 async def load_items(conn: AsyncConnection, count: int, seed: int) -> None:

@@ -4,18 +4,20 @@ import logging
 import re
 from typing import Any
 
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_404_NOT_FOUND,
+    HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 from msgspec import Struct
 
-from domain.errors import DomainError, InvalidInput, NotFound, Unavailable
+from domain.errors import DomainError, InvalidInput, NotFound, Overloaded, Unavailable
 
 logger = logging.getLogger("perfshop.errors")
 
@@ -25,7 +27,7 @@ class ErrorBody(Struct, frozen=True):
 
     status_code: int
     detail: str
-    extra: list[dict[str, Any]] | dict[str, Any] | None = None
+    extra: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 def error_response(status: int, detail: str, extra: list[dict[str, Any]] | None = None) -> Response[ErrorBody]:
@@ -39,6 +41,10 @@ def domain_error_handler(_: Request[Any, Any, Any], error: DomainError) -> Respo
         return error_response(HTTP_404_NOT_FOUND, str(error))
     if isinstance(error, InvalidInput):
         return error_response(HTTP_400_BAD_REQUEST, error.message, [{"key": error.field, "message": error.message}])
+    if isinstance(error, Overloaded):
+        response = error_response(HTTP_429_TOO_MANY_REQUESTS, str(error))
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
     if isinstance(error, Unavailable):
         response = error_response(HTTP_503_SERVICE_UNAVAILABLE, str(error))
         response.headers["Retry-After"] = "1"
@@ -81,7 +87,7 @@ def _extra(extra: Any) -> list[dict[str, Any]]:
 
 def error_spec(description: str) -> ResponseSpec:
     """OpenAPI documentation of an error response."""
-    return ResponseSpec(data_container=ErrorBody, description=description)
+    return ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
 
 
 NOT_FOUND = {HTTP_404_NOT_FOUND: error_spec("No such resource")}

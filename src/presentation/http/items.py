@@ -4,12 +4,15 @@ from typing import Annotated
 
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Response, delete, get, patch, post, put
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from application.items import CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
 from domain.items import Item, ItemPage, ItemPatch, NewItem
 from presentation.http.cache import x_cache
 from presentation.http.errors import NOT_FOUND
+
+# The ids the items table can hold: anything else is a client mistake, not a database error.
+ItemId = Annotated[int, PathParameter(ge=1, le=2_147_483_647, description="item id")]
 
 
 class ItemController(Controller):
@@ -32,7 +35,7 @@ class ItemController(Controller):
 
     @get("/{item_id:int}", responses=NOT_FOUND)
     @inject
-    async def get_item(self, item_id: FromPath[int], get_item: FromDishka[GetItem]) -> Response[Item]:
+    async def get_item(self, item_id: ItemId, get_item: FromDishka[GetItem]) -> Response[Item]:
         """One item; `X-Cache` says whether it was cached."""
         item, hit = await get_item(item_id)
         return Response(item, headers=x_cache(hit))
@@ -46,7 +49,7 @@ class ItemController(Controller):
     @put("/{item_id:int}", responses=NOT_FOUND)
     @inject
     async def replace_item(
-        self, item_id: FromPath[int], data: JSONBody[NewItem], replace_item: FromDishka[ReplaceItem]
+        self, item_id: ItemId, data: JSONBody[NewItem], replace_item: FromDishka[ReplaceItem]
     ) -> Item:
         """Replace every field of an item; omitted optional fields take their defaults."""
         return await replace_item(item_id, data)
@@ -54,13 +57,13 @@ class ItemController(Controller):
     @patch("/{item_id:int}", responses=NOT_FOUND)
     @inject
     async def update_item(
-        self, item_id: FromPath[int], data: JSONBody[ItemPatch], update_item: FromDishka[UpdateItem]
+        self, item_id: ItemId, data: JSONBody[ItemPatch], update_item: FromDishka[UpdateItem]
     ) -> Item:
         """Change only the fields sent."""
         return await update_item(item_id, data)
 
     @delete("/{item_id:int}", responses=NOT_FOUND)
     @inject
-    async def delete_item(self, item_id: FromPath[int], delete_item: FromDishka[DeleteItem]) -> None:
+    async def delete_item(self, item_id: ItemId, delete_item: FromDishka[DeleteItem]) -> None:
         """Delete an item; answers 204."""
         await delete_item(item_id)

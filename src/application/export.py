@@ -1,0 +1,126 @@
+"""Use cases of the order export: stream a period's orders as CSV/TSV, and count them beforehand."""
+
+import asyncio
+import logging
+import weakref
+from collections.abc import AsyncIterator, Callable
+
+from msgspec import Struct
+
+from domain.errors import Overloaded
+from domain.orders import Dialect, Period, encode_header
+from domain.ports import Clock, OrderStreamPort
+
+logger = logging.getLogger("perfshop.export")
+
+# Excel reads a CSV file as UTF-8 only when it starts with the byte order mark.
+BOM = b"\xef\xbb\xbf"
+SAMPLE_ROWS = 2000
+RETRY_AFTER_SECONDS = 5
+
+
+class ExportLimits(Struct, frozen=True):
+    """Rows read per batch, and how many exports may run at once."""
+
+    batch_size: int = 1000
+    max_concurrent: int = 4
+
+
+class Export(Struct, frozen=True):
+    """A started export: its file name, content type and the body's chunks."""
+
+    filename: str
+    media_type: str
+    chunks: AsyncIterator[bytes]
+
+
+class ExportEstimate(Struct, frozen=True):
+    """How many orders an export would hold, and the body's expected size in MB (10^6 bytes)."""
+
+    count: int
+    estimated_size_mb: float
+
+
+class _Slots:
+    """A fixed number of slots; each taken slot is given back exactly once, however its export ends."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._taken = 0
+
+    def take(self) -> Callable[[], None]:
+        """Take a slot, or Overloaded when none is free; returns the function that gives it back."""
+        if self._taken >= self.limit:
+            raise Overloaded(f"{self.limit} exports are already running", RETRY_AFTER_SECONDS)
+        self._taken += 1
+        given_back = False
+
+        def give_back() -> None:
+            nonlocal given_back
+            if not given_back:
+                given_back = True
+                self._taken -= 1
+
+        return give_back
+
+
+class StreamingCSVExporter:
+    """Stream a period's orders in the asked dialect: BOM and header first, then bounded batches."""
+
+    def __init__(self, orders: OrderStreamPort, clock: Clock, limits: ExportLimits) -> None:
+        self._orders = orders
+        self._clock = clock
+        self._batch_size = limits.batch_size
+        self._slots = _Slots(limits.max_concurrent)
+
+    async def __call__(self, period: Period, dialect: Dialect) -> Export:
+        give_back = self._slots.take()
+        try:
+            started = self._clock()
+            # Counted before the response starts, so that a database fault is still a clean error response.
+            total = await self._orders.count(period)
+        except BaseException:
+            give_back()
+            raise
+        logger.info("%s 내보내기 시작: 총 %s건", dialect.format.upper(), f"{total:,}")
+        chunks = self._chunks(period, dialect, total, started, give_back)
+        # A stream the server never starts (the client left first) never runs its `finally`; the slot is then
+        # given back when the stream is garbage-collected.
+        weakref.finalize(chunks, give_back)
+        filename = f"orders_{period.label()}.{dialect.format}"
+        return Export(filename=filename, media_type=dialect.media_type, chunks=chunks)
+
+    async def _chunks(
+        self, period: Period, dialect: Dialect, total: int, started: float, give_back: Callable[[], None]
+    ) -> AsyncIterator[bytes]:
+        try:
+            yield BOM + encode_header(dialect)
+            done, logged_tenths = 0, 0
+            async for batch in self._orders.batches(period, dialect, self._batch_size):
+                yield batch.data
+                # A scheduling point per batch: other requests, and the news that the client left, get a turn
+                # even when neither the database nor the socket made this task wait.
+                await asyncio.sleep(0)
+                done += batch.rows
+                tenths = min(done * 10 // total, 10) if total else 10
+                if tenths > logged_tenths:
+                    logger.info("진행: %d%% (%s/%s)", tenths * 10, f"{done:,}", f"{total:,}")
+                    logged_tenths = tenths
+            elapsed = self._clock() - started
+            logger.info("%s 내보내기 완료: %s건, 소요 시간 %.1f초", dialect.format.upper(), f"{done:,}", elapsed)
+        finally:
+            give_back()
+
+
+class CountExport:
+    """How many orders an export of the period holds and how big its body will be."""
+
+    def __init__(self, orders: OrderStreamPort) -> None:
+        self._orders = orders
+
+    async def __call__(self, period: Period, dialect: Dialect) -> ExportEstimate:
+        count = await self._orders.count(period)
+        sample = await self._orders.sample(period, dialect, SAMPLE_ROWS) if count else None
+        rows = count * len(sample.data) / sample.rows if sample and sample.rows else 0
+        size = len(BOM + encode_header(dialect)) + rows
+        return ExportEstimate(count=count, estimated_size_mb=round(size / 1_000_000, 3))

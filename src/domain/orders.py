@@ -1,0 +1,152 @@
+"""Orders as exported: the period, the text dialect, and the reference encoder that defines the bytes."""
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from msgspec import Struct
+
+from domain.errors import InvalidInput
+
+COLUMNS = ("id", "customer_name", "product", "quantity", "unit_price", "status", "created_at")
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+# OWASP's CSV-injection list: a spreadsheet evaluates a cell that starts with one of these.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Characters that force a field into quotes besides the delimiter itself (RFC 4180).
+QUOTE_TRIGGERS = ('"', "\r", "\n")
+_REJECTED_DELIMITERS = {'"': "a double quote", "\r": "CR", "\n": "LF", "\0": "NUL"}
+
+ExportFormat = Literal["csv", "tsv"]
+
+
+class Period(Struct, frozen=True):
+    """Orders created from `start` to `end`, both inclusive UTC dates; None leaves that side open."""
+
+    start: date | None = None
+    end: date | None = None
+
+    @classmethod
+    def parse(cls, start_date: str | None, end_date: str | None, year: str | None) -> "Period":
+        """The period a client asked for, or InvalidInput naming the offending parameter."""
+        if year is not None:
+            if start_date is not None or end_date is not None:
+                raise InvalidInput("year", "year cannot be combined with start_date or end_date")
+            number = _year(year)
+            return cls(date(number, 1, 1), date(number, 12, 31))
+        period = cls(_date("start_date", start_date), _date("end_date", end_date))
+        if period.start and period.end and period.start > period.end:
+            raise InvalidInput("start_date", f"start_date {period.start} is after end_date {period.end}")
+        return period
+
+    def bounds(self) -> tuple[str | None, str | None]:
+        """`created_at` text bounds: at or after the first, strictly before the second (the day after `end`)."""
+        start = f"{self.start.isoformat()} 00:00:00" if self.start else None
+        end = f"{(self.end + timedelta(days=1)).isoformat()} 00:00:00" if self.end else None
+        return start, end
+
+    def label(self) -> str:
+        """What the period covers, for file names: `2024-01-01_2024-12-31`, `from_2024-01-01`, `all`."""
+        if self.start and self.end:
+            return f"{self.start}_{self.end}"
+        if self.start:
+            return f"from_{self.start}"
+        return f"until_{self.end}" if self.end else "all"
+
+
+def _year(text: str) -> int:
+    if not text.strip().isdigit() or not FIRST_YEAR <= int(text) <= LAST_YEAR:
+        raise InvalidInput("year", f"year must be a whole number from {FIRST_YEAR} to {LAST_YEAR}, got {text!r}")
+    return int(text)
+
+
+def _date(field: str, text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(field, f"{field} must be a real date as YYYY-MM-DD, got {text!r}") from None
+    if len(text) != len("YYYY-MM-DD") or not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InvalidInput(field, f"{field} must be a date as YYYY-MM-DD from {FIRST_YEAR} to {LAST_YEAR}")
+    return day
+
+
+class Dialect(Struct, frozen=True):
+    """How rows become text: the format, its one-character delimiter, and the formula guard."""
+
+    format: ExportFormat = "csv"
+    delimiter: str = ","
+    formula_guard: bool = True
+
+    @classmethod
+    def parse(cls, format: str, delimiter: str | None, formula_guard: bool) -> "Dialect":
+        """The dialect a client asked for, or InvalidInput naming the offending parameter."""
+        if format not in ("csv", "tsv"):
+            raise InvalidInput("format", f"format must be csv or tsv, got {format!r}")
+        if format == "tsv":
+            if delimiter is not None:
+                raise InvalidInput("delimiter", "delimiter applies only to format=csv; tsv is always tab-separated")
+            return cls("tsv", "\t", formula_guard)
+        if delimiter is None:
+            return cls("csv", ",", formula_guard)
+        if len(delimiter) != 1:
+            raise InvalidInput("delimiter", f"delimiter must be exactly one character, got {len(delimiter)}")
+        if delimiter in _REJECTED_DELIMITERS:
+            raise InvalidInput("delimiter", f"delimiter cannot be {_REJECTED_DELIMITERS[delimiter]}")
+        return cls("csv", delimiter, formula_guard)
+
+    @property
+    def media_type(self) -> str:
+        """The media type of this format (the text is always UTF-8)."""
+        return "text/csv" if self.format == "csv" else "text/tab-separated-values"
+
+
+class OrderRow(Struct, frozen=True):
+    """One exported order; `created_at` is naive UTC."""
+
+    id: int
+    customer_name: str
+    product: str
+    quantity: int
+    unit_price: float
+    status: str
+    created_at: datetime
+
+
+class EncodedBatch(Struct, frozen=True):
+    """Consecutive encoded rows (UTF-8, each ending in LF) and how many rows they hold."""
+
+    data: bytes
+    rows: int
+
+
+def encode_field(text: str, dialect: Dialect, *, guard: bool = False) -> str:
+    """One field: the formula guard on text cells (when asked), then RFC 4180 quoting if needed."""
+    if guard and dialect.formula_guard and text.startswith(FORMULA_STARTS):
+        text = "'" + text
+    if dialect.delimiter in text or any(char in text for char in QUOTE_TRIGGERS):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def encode_header(dialect: Dialect) -> bytes:
+    """The header line."""
+    return (dialect.delimiter.join(encode_field(name, dialect) for name in COLUMNS) + "\n").encode()
+
+
+def encode_rows(rows: Iterable[OrderRow], dialect: Dialect) -> bytes:
+    """The reference encoding of `rows`: the bytes every adapter must produce for them."""
+    return "".join(_encode_row(row, dialect) for row in rows).encode()
+
+
+def _encode_row(row: OrderRow, dialect: Dialect) -> str:
+    fields = (
+        encode_field(str(row.id), dialect),
+        encode_field(row.customer_name, dialect, guard=True),
+        encode_field(row.product, dialect, guard=True),
+        encode_field(str(row.quantity), dialect),
+        encode_field(f"{row.unit_price:.2f}", dialect),
+        encode_field(row.status, dialect, guard=True),
+        encode_field(row.created_at.strftime("%Y-%m-%d %H:%M:%S"), dialect),
+    )
+    return dialect.delimiter.join(fields) + "\n"

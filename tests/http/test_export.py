@@ -1,0 +1,294 @@
+"""The order export end to end through the real app: contract, bad input, disconnects, limits, memory."""
+
+import asyncio
+import csv
+import gc
+import io
+import logging
+import threading
+import tracemalloc
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.orders import COLUMNS
+from infrastructure.sqla.engine import make_engine, prepare_database
+from infrastructure.sqla.seed import load_orders
+from presentation.app import create_app
+from presentation.settings import Settings
+from tests.fakes import FakeOrderStream, FakeStreamProvider
+from tests.http.asgi import stream_get
+
+Client = AsyncTestClient  # type: ignore[type-arg]
+BOM = b"\xef\xbb\xbf"
+
+
+async def seeded_settings(tmp_path: Path, orders: int, **fields: Any) -> Settings:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'export.db'}"
+    engine = make_engine(url)
+    await prepare_database(engine, demo_items=0, demo_orders=0)
+    async with engine.begin() as conn:
+        await load_orders(conn, orders, seed=42)
+    await engine.dispose()
+    return Settings(database_url=url, demo_items=0, demo_orders=0, **fields)
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[Litestar]:
+    """The real app on 3,000 generated orders (2023 to 2025)."""
+    application = create_app(settings=await seeded_settings(tmp_path, 3000))
+    async with AsyncTestClient(app=application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[Client]:
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client
+
+
+async def test_the_download_is_bom_header_and_every_row_as_csv(client: Client) -> None:
+    response = await client.get("/export/orders")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == (
+        "attachment; filename=\"orders_all.csv\"; filename*=UTF-8''orders_all.csv"
+    )
+    assert response.content.startswith(BOM + b"id,customer_name,product,quantity,unit_price,status,created_at\n")
+    rows = list(csv.reader(io.StringIO(response.content[len(BOM) :].decode(), newline="")))
+    assert rows[0] == list(COLUMNS)
+    assert len(rows) == 3001
+    assert [int(row[0]) for row in rows[1:]] == sorted(int(row[0]) for row in rows[1:])
+    assert all(len(row) == 7 and row[4].count(".") == 1 and len(row[4].split(".")[1]) == 2 for row in rows[1:])
+    assert any("\n" in row[2] for row in rows[1:])  # the generator's awkward product survives the round trip
+    assert not any(row[1].startswith(("=", "+", "-", "@")) for row in rows[1:])
+
+
+async def test_a_year_tsv_with_its_name_and_type_and_a_custom_delimiter(client: Client) -> None:
+    tsv = await client.get("/export/orders", params={"year": "2024", "format": "tsv", "formula_guard": "false"})
+    assert tsv.headers["content-type"] == "text/tab-separated-values; charset=utf-8"
+    assert 'filename="orders_2024-01-01_2024-12-31.tsv"' in tsv.headers["content-disposition"]
+    lines = list(csv.reader(io.StringIO(tsv.content[len(BOM) :].decode(), newline=""), delimiter="\t"))
+    assert 900 < len(lines) - 1 < 1100
+    assert all(row[6].startswith("2024-") for row in lines[1:])
+    assert any(row[1].startswith("=") for row in lines[1:])  # the guard is off
+
+    semi = await client.get(
+        "/export/orders", params={"start_date": "2024-01-01", "end_date": "2024-12-31", "delimiter": ";"}
+    )
+    assert semi.content.startswith(BOM + b"id;customer_name;")
+    assert len(list(csv.reader(io.StringIO(semi.content[3:].decode(), newline=""), delimiter=";"))) == len(lines)
+
+
+async def test_open_ranges_start_or_end_where_asked(client: Client) -> None:
+    since = await client.get("/export/orders", params={"start_date": "2025-06-01"})
+    until = await client.get("/export/orders", params={"end_date": "2025-05-31"})
+    assert 'filename="orders_from_2025-06-01.csv"' in since.headers["content-disposition"]
+    assert since.content.count(b"\n2025") + until.content.count(b"\n") > 0
+    total = (await client.get("/export/orders/count")).json()["count"]
+    counted = [
+        (await client.get("/export/orders/count", params=p)).json()["count"]
+        for p in ({"start_date": "2025-06-01"}, {"end_date": "2025-05-31"})
+    ]
+    assert sum(counted) == total == 3000
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"year": "2024"}, {"format": "tsv"}, {"delimiter": "|", "formula_guard": "false"}, {"year": "1999"}],
+)
+async def test_the_count_and_a_size_estimate_within_5_percent(client: Client, params: dict[str, str]) -> None:
+    estimate = (await client.get("/export/orders/count", params=params)).json()
+    body = (await client.get("/export/orders", params=params)).content
+    assert set(estimate) == {"count", "estimated_size_mb"}
+    assert estimate["count"] == body.count(b"\n") - 1 - body.count(b'\n"') - body.count(b"Gift Card\n")
+    assert abs(estimate["estimated_size_mb"] * 1_000_000 - len(body)) <= 0.05 * len(body) + 500
+
+
+BAD = [
+    ({"start_date": "2024-02-30"}, "start_date"),
+    ({"start_date": "2024/01/01"}, "start_date"),
+    ({"end_date": "soon"}, "end_date"),
+    ({"start_date": "2024-12-31", "end_date": "2024-01-01"}, "start_date"),
+    ({"year": "2024", "start_date": "2024-01-01"}, "year"),
+    ({"year": "1899"}, "year"),
+    ({"year": "2101"}, "year"),
+    ({"year": "twenty"}, "year"),
+    ({"format": "xlsx"}, "format"),
+    ({"format": "tsv", "delimiter": ";"}, "delimiter"),
+    ({"delimiter": ""}, "delimiter"),
+    ({"delimiter": ";;"}, "delimiter"),
+    ({"delimiter": '"'}, "delimiter"),
+    ({"delimiter": "\r"}, "delimiter"),
+    ({"delimiter": "\n"}, "delimiter"),
+    ({"delimiter": "\0"}, "delimiter"),
+    ({"formula_guard": "maybe"}, "formula_guard"),
+]
+
+
+@pytest.mark.parametrize(("params", "field"), BAD)
+@pytest.mark.parametrize("path", ["/export/orders", "/export/orders/count"])
+async def test_bad_input_is_400_naming_the_parameter(
+    client: Client, path: str, params: dict[str, str], field: str
+) -> None:
+    response = await client.get(path, params=params)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert set(body) == {"status_code", "detail", "extra"}
+    assert [entry["key"] for entry in body["extra"]] == [field]
+
+
+class Recorder(logging.Handler):
+    """Keeps the records it sees (the app's start-up replaces the root handlers, caplog's among them)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_progress_is_logged_in_the_briefs_words(tmp_path: Path) -> None:
+    app = create_app(settings=await seeded_settings(tmp_path, 3000, export_batch_size=300))
+    recorder = Recorder()
+    logging.getLogger("perfshop.export").addHandler(recorder)
+    try:
+        async with AsyncTestClient(app=app) as client:
+            assert (await client.get("/export/orders")).status_code == 200
+    finally:
+        logging.getLogger("perfshop.export").removeHandler(recorder)
+    messages = [r.getMessage() for r in recorder.records]
+    assert messages[0] == "CSV 내보내기 시작: 총 3,000건"
+    assert messages[1:11] == [f"진행: {p}% ({p * 30:,}/3,000)" for p in range(10, 101, 10)]
+    assert messages[11].startswith("CSV 내보내기 완료: 3,000건, 소요 시간 ")
+    assert messages[11].endswith("초")
+
+
+def fake_app(tmp_path: Path, stream: FakeOrderStream, **fields: Any) -> Litestar:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fake.db'}"
+    settings = Settings(database_url=url, demo_items=0, demo_orders=0, export_batch_size=100, **fields)
+    return create_app(FakeStreamProvider(stream), settings=settings)
+
+
+async def test_a_client_that_leaves_stops_the_reading(tmp_path: Path) -> None:
+    stream = FakeOrderStream(100_000)
+    app = fake_app(tmp_path, stream)
+    read_at_disconnect: list[int] = []
+
+    async def leave_after_three(_: bytes) -> bool:
+        if len(read_at_disconnect) == 0 and stream.batches_read >= 3:
+            read_at_disconnect.append(stream.batches_read)
+            return False
+        return True
+
+    async with AsyncTestClient(app=app):
+        start = await stream_get(app, "/export/orders", on_chunk=leave_after_three)
+        await asyncio.sleep(0.05)
+    assert start["status"] == 200
+    assert stream.batches_read - read_at_disconnect[0] <= 1
+    assert stream.closed == 1
+
+
+async def test_concurrent_exports_are_capped_with_429_and_retry_after(tmp_path: Path) -> None:
+    stream = FakeOrderStream(10_000)
+    app = fake_app(tmp_path, stream, export_max_concurrent=2)
+    release = asyncio.Event()
+
+    async def hold(_: bytes) -> bool:
+        await release.wait()
+        return True
+
+    async with AsyncTestClient(app=app) as client:
+        running = [asyncio.create_task(stream_get(app, "/export/orders", on_chunk=hold)) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        refused = await client.get("/export/orders")
+        assert (await client.get("/health")).status_code == 200
+        release.set()
+        await asyncio.gather(*running)
+        after = await client.get("/export/orders/count")
+        again = await client.get("/export/orders")
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["status_code"] == 429
+    assert after.status_code == 200
+    assert again.status_code == 200
+
+
+async def test_other_requests_stay_responsive_during_an_export(tmp_path: Path) -> None:
+    stream = FakeOrderStream(50_000)
+    app = fake_app(tmp_path, stream)
+
+    async def slow_client(_: bytes) -> bool:
+        await asyncio.sleep(0.002)
+        return True
+
+    async with AsyncTestClient(app=app) as client:
+        export = asyncio.create_task(stream_get(app, "/export/orders", on_chunk=slow_client))
+        await asyncio.sleep(0.05)
+        health = [(await client.get("/health")).status_code for _ in range(5)]
+        assert not export.done()
+        await export
+    assert health == [200] * 5
+
+
+async def test_aborted_downloads_leak_no_connection_thread_or_memory(tmp_path: Path) -> None:
+    app = create_app(settings=await seeded_settings(tmp_path, 20_000, export_batch_size=500))
+
+    async def leave(_: bytes) -> bool:
+        return False
+
+    async with AsyncTestClient(app=app):
+        engine = await app.state.dishka_container.get(AsyncEngine)
+        for _ in range(10):  # warm up pools, caches and lazily created threads
+            await stream_get(app, "/export/orders", on_chunk=leave)
+        await asyncio.sleep(0.1)
+        gc.collect()
+        threads, checked_out = threading.active_count(), engine.pool.checkedout()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(100):
+            await stream_get(app, "/export/orders", on_chunk=leave)
+        await asyncio.sleep(0.1)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        assert engine.pool.checkedout() == checked_out == 0
+        assert threading.active_count() == threads
+        assert grown < 1_000_000
+        assert (await stream_get(app, "/export/orders"))["status"] == 200  # every slot was given back
+
+
+async def test_200k_rows_through_the_real_app_in_flat_memory(tmp_path: Path) -> None:
+    app = create_app(settings=await seeded_settings(tmp_path, 200_000))
+    received = 0
+
+    async def discard(chunk: bytes) -> bool:
+        nonlocal received
+        received += len(chunk)
+        return True
+
+    async with AsyncTestClient(app=app):
+        gc.collect()
+        tracemalloc.start()
+        start = tracemalloc.get_traced_memory()[0]
+        status = (await stream_get(app, "/export/orders", on_chunk=discard))["status"]
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert status == 200
+    assert received > 14_000_000  # all 200,000 rows went through
+    assert peak - start <= 10 * 1024 * 1024
+
+
+async def test_on_postgresql_the_export_is_503_for_now(postgres_url: str) -> None:
+    settings = Settings(database_url=postgres_url, demo_items=0, demo_orders=0)
+    async with AsyncTestClient(app=create_app(settings=settings)) as client:
+        for path in ("/export/orders", "/export/orders/count"):
+            response = await client.get(path)
+            assert response.status_code == 503
+            assert response.json()["detail"] == "the order export is not available on this database yet"
