@@ -116,6 +116,15 @@ async def test_a_new_value_keeps_the_tags_and_tagging_a_missing_key_does_nothing
     assert await subject.cache.get("other") == 3
 
 
+async def test_an_expired_key_loses_its_tags(subject: Subject) -> None:
+    await subject.cache.set("k", 1, ttl=TTL / 2)
+    await subject.cache.tag("k", "t")
+    await subject.pass_time(TTL)
+    await subject.cache.set("k", 2)  # stored anew: the expired entry's tags went with it
+    assert await subject.cache.invalidate_by_tag("t") == 0
+    assert await subject.cache.get("k") == 2
+
+
 async def test_concurrent_misses_share_one_load(subject: Subject) -> None:
     calls = 0
     release = asyncio.Event()
@@ -170,6 +179,12 @@ async def test_a_loader_error_reaches_every_waiter_and_is_not_cached(subject: Su
     assert [type(outcome) for outcome in outcomes] == [LookupError] * 3
     assert await subject.cache.get("k") is None
     assert subject.cache.get_stats()["load_errors"] == 1
+
+    async def works() -> str:
+        return "fresh"
+
+    assert await subject.cache.get_or_load("k", works) == ("fresh", False)
+    assert await subject.cache.get("k") == "fresh"
 
 
 @pytest.mark.parametrize("invalidate", ["key", "tag", "set"])
