@@ -71,16 +71,23 @@ async def contenders(prefix: str) -> tuple[list[Contender], list[Any]]:
     return found, [plain, layered, cashews, aiocache]
 
 
-async def us_per_op(op: Callable[[str], Awaitable[Any]], keys: list[str]) -> float:
-    """Mean µs one awaited call takes over the keys, one after another."""
-    started = time.perf_counter()
-    for key in keys:
-        await op(key)
-    return 1e6 * (time.perf_counter() - started) / len(keys)
+async def interleaved(caches: list[Contender], op: str, keys: list[str], chunk: int = 100) -> dict[str, float]:
+    """µs/op of one operation for each cache, the caches taking turns every `chunk` keys in a rotating order, so
+    that a noisy neighbour slows them all alike."""
+    spent = dict.fromkeys((c.name for c in caches), 0.0)
+    for turn, first in enumerate(range(0, len(keys), chunk)):
+        part = keys[first : first + chunk]
+        for cache in caches[turn % len(caches) :] + caches[: turn % len(caches)]:
+            call = getattr(cache, op.split()[0])
+            started = time.perf_counter()
+            for key in part:
+                await call(key)
+            spent[cache.name] += time.perf_counter() - started
+    return {name: 1e6 * seconds / len(keys) for name, seconds in spent.items()}
 
 
 async def operations(prefix: str, n: int, rounds: int) -> dict[str, dict[str, float]]:
-    """Median µs/op per contender and operation, the contenders' order rotated every round."""
+    """Median over rounds of µs/op per cache and operation."""
     caches, closing = await contenders(prefix)
     keys, missing = [f"items:{i}" for i in range(n)], [f"missing:{i}" for i in range(n)]
     samples: dict[str, dict[str, list[float]]] = {c.name: {} for c in caches}
@@ -89,16 +96,13 @@ async def operations(prefix: str, n: int, rounds: int) -> dict[str, dict[str, fl
             for key in keys:
                 await cache.set(key)
                 await cache.get(key)
-        for round_ in range(rounds):
-            order = caches[round_ % len(caches) :] + caches[: round_ % len(caches)]
-            for cache in order:
-                rows = samples[cache.name]
-                rows.setdefault("get hit", []).append(await us_per_op(cache.get, keys))
-                rows.setdefault("get miss", []).append(await us_per_op(cache.get, missing))
-                rows.setdefault("set", []).append(await us_per_op(cache.set, keys))
-                await us_per_op(cache.get, keys)  # set dropped L1 copies: fill L1 again for the next round
-                if cache.tag is not None:
-                    rows.setdefault("tag", []).append(await us_per_op(cache.tag, keys))
+        for _ in range(rounds):
+            for op, on in (("get hit", keys), ("get miss", missing), ("set", keys), ("get (refill L1)", keys)):
+                for name, us in (await interleaved(caches, op, on)).items():
+                    samples[name].setdefault(op, []).append(us)
+            tagging = [cache for cache in caches if cache.tag is not None]
+            for name, us in (await interleaved(tagging, "tag", keys)).items():
+                samples[name].setdefault("tag", []).append(us)
     finally:
         for closable in closing:
             await (closable.close() if hasattr(closable, "close") else closable.aclose())

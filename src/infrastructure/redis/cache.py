@@ -1,6 +1,7 @@
 """The shared cache on Redis: one atomic script per write, fenced loads, an L1 kept coherent over pub/sub."""
 
 import asyncio
+import copy
 import logging
 import time
 import uuid
@@ -27,6 +28,7 @@ _TICK = 1.0
 _STATS_LIFETIME_MS = 5_000
 _PRUNE_BATCH = 200
 _SCAN_BATCH = 1_000
+_MISSING: Any = object()
 
 
 def make_redis_client(url: str, timeout: float, connections: int = 64) -> "Redis":
@@ -95,6 +97,8 @@ class RedisCache(CachePort):
         # read from Redis before an invalidation arrived is not put into L1 after it.
         self._l1: CachePort | None = None
         self._seq = 0
+        self._l1_hits = self._l1_hits_not_served = 0
+        self._l1_hit_seconds = 0.0
         # Circuit breaker: open after a failure, one probe call allowed once the cooldown has passed.
         self._open_until: float | None = None
         self._probing = False
@@ -119,14 +123,13 @@ class RedisCache(CachePort):
 
     async def get(self, key: str, type: type[T] | None = None) -> T | None:
         """The fresh value under `key` decoded as `type`, or None (also when Redis is unavailable)."""
-        started = self._clock()
         l1 = self._l1
-        if l1 is not None and self._open_until is None:  # the L1 hit path, inlined: it is the hottest one
+        if l1 is not None:  # _from_l1 written out: a coroutine less on the hottest path
             cached = await l1.get(key, tuple)
             if cached is not None and cached[0] is type:
-                self._stats.hits += 1
-                self._stats.hit_seconds += self._clock() - started
                 return cached[1]  # type: ignore[no-any-return]
+            self._l1_hits_not_served += cached is not None
+        started = self._clock()
         found, value = await self._read(key, type)
         self._count(found, started)
         return value if found else None
@@ -172,6 +175,8 @@ class RedisCache(CachePort):
         type: type[T] | None = None,
     ) -> tuple[T, bool]:
         """(value, True) from the cache, or (loaded value, False); concurrent misses in this process share a load."""
+        if self._l1 is not None and (cached := await self._from_l1(key, type)) is not _MISSING:
+            return cached, True
         started = self._clock()
         flight = self._flights.get(key)
         if flight is None:
@@ -196,7 +201,7 @@ class RedisCache(CachePort):
     def get_stats(self) -> CacheStats:
         """This instance's counters since start; `keys` and `tags` are those of its L1."""
         l1 = self._l1.get_stats() if self._l1 is not None else None
-        return self._stats.snapshot(
+        return self._counters().snapshot(
             keys=l1["keys"] if l1 else 0, tags=l1["tags"] if l1 else 0, reclaiming=l1["reclaiming"] if l1 else 0
         )
 
@@ -225,13 +230,19 @@ class RedisCache(CachePort):
 
     # -- reading and writing -------------------------------------------------------------------------------------
 
+    async def _from_l1(self, key: str, type: Any) -> Any:
+        """The value from L1, or _MISSING; L1 counts its own hits, which get_stats() adds in."""
+        cached = await self._l1.get(key, tuple)  # type: ignore[union-attr]
+        if cached is None:
+            return _MISSING
+        if cached[0] is not type:
+            self._l1_hits_not_served += 1  # asked as another type: decoded again from Redis, and counted there
+            return _MISSING
+        return cached[1]
+
     async def _read(self, key: str, type: Any, need_epoch: bool = False) -> tuple[bool, Any]:
-        """(True, value) on a hit; (False, epoch the miss was seen at, or None) on a miss."""
-        l1 = self._l1 if self._open_until is None else None
-        if l1 is not None:
-            cached = await l1.get(key, tuple)
-            if cached is not None and cached[0] is type:
-                return True, cached[1]
+        """(True, value) from Redis; (False, epoch the miss was seen at, or None) on a miss."""
+        l1 = self._l1  # None while Redis or the invalidation channel is unavailable
         seq = self._seq
         try:
             if l1 is None and not need_epoch:
@@ -338,7 +349,7 @@ class RedisCache(CachePort):
         self._errors_since_warning += 1
         self._open_until = now + self._cooldown
         self._probing = False
-        self._l1 = None
+        self._swap_l1(None)
         if now - self._last_warning >= _WARNING_INTERVAL:
             logger.warning(
                 "redis cache unavailable, serving from the database: %s (%d errors since the last warning)",
@@ -382,8 +393,7 @@ class RedisCache(CachePort):
             try:
                 async with asyncio.timeout(max(self._timeout, 1.0)):
                     await pubsub.subscribe(f"{self._prefix}:inv")
-                self._seq += 1
-                self._l1 = self._new_l1()
+                self._swap_l1(self._new_l1())
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=_TICK)
                     if message is not None:
@@ -393,8 +403,7 @@ class RedisCache(CachePort):
             except (RedisError, OSError, TimeoutError):
                 pass
             finally:
-                self._l1 = None
-                self._seq += 1
+                self._swap_l1(None)
                 await _quietly(pubsub.aclose())  # type: ignore[no-untyped-call]
             await asyncio.sleep(min(self._cooldown, _TICK))
 
@@ -404,9 +413,8 @@ class RedisCache(CachePort):
         if origin == self._own:
             return  # this instance's own change: its L1 was updated when it made it
         if kind == b"*":
-            self._seq += 1
             if self._new_l1 is not None and self._l1 is not None:
-                self._l1 = self._new_l1()
+                self._swap_l1(self._new_l1())
             return
         await self._forget_locally(key=name if kind == b"k" else None, tag=name if kind == b"t" else None)
 
@@ -436,7 +444,8 @@ class RedisCache(CachePort):
                 continue
 
     async def _publish_stats(self) -> None:
-        counters = {name: getattr(self._stats, name) for name in CacheCounters.__slots__}
+        merged = self._counters()
+        counters = {name: getattr(merged, name) for name in CacheCounters.__slots__}
         now_ms = int(time.time() * 1000)
         name = f"{self._prefix}:stats:{self._instance}"
         await self._redis(self._client.set, name, msgspec.msgpack.encode(counters), px=_STATS_LIFETIME_MS)
@@ -466,6 +475,26 @@ class RedisCache(CachePort):
                 return count
 
     # -- helpers ---------------------------------------------------------------------------------------------------
+
+    def _swap_l1(self, l1: CachePort | None) -> None:
+        """Replace (or drop) L1, keeping the hits it served in this instance's totals."""
+        old, self._l1 = self._l1, l1
+        self._seq += 1
+        if old is not None:
+            stats = old.get_stats()
+            self._l1_hits += stats["hits"]
+            self._l1_hit_seconds += stats["avg_hit_ms"] * stats["hits"] / 1000
+
+    def _counters(self) -> CacheCounters:
+        """This instance's counters, with the hits its L1s served."""
+        hits, seconds = self._l1_hits - self._l1_hits_not_served, self._l1_hit_seconds
+        if self._l1 is not None:
+            stats = self._l1.get_stats()
+            hits, seconds = hits + stats["hits"], seconds + stats["avg_hit_ms"] * stats["hits"] / 1000
+        merged = copy.copy(self._stats)
+        merged.hits += hits
+        merged.hit_seconds += seconds
+        return merged
 
     def _key(self, key: str) -> str:
         return f"{self._prefix}:k:{key}"
