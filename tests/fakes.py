@@ -147,3 +147,19 @@ class ParkingItemRepository:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._inner, name)
+
+
+class ParkedRow:
+    """A database row whose reader, once it has read the row, waits until the test releases it."""
+
+    def __init__(self, **row: str) -> None:
+        self.row = row
+        self.parked = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def read(self) -> dict[str, str]:
+        """Copy the row as it is now, then wait for `release`."""
+        seen = dict(self.row)
+        self.parked.set()
+        await self.release.wait()
+        return seen

@@ -11,7 +11,7 @@ from domain.items import Item
 from domain.ports import CachePort
 from infrastructure.memory.cache import CacheManager
 from infrastructure.redis.cache import RedisCache, make_redis_client
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, ParkedRow
 from tests.services import REDIS_URL, fresh_redis_prefix
 
 # Redis keeps real time, so its TTLs are real seconds: long enough that a busy machine does not expire an entry
@@ -191,25 +191,17 @@ async def test_a_loader_error_reaches_every_waiter_and_is_not_cached(subject: Su
 async def test_a_load_that_read_before_an_invalidation_does_not_store_its_stale_value(
     subject: Subject, invalidate: str
 ) -> None:
-    row = {"name": "old"}
-    parked, release = asyncio.Event(), asyncio.Event()
-
-    async def read_row() -> dict[str, str]:
-        seen = dict(row)
-        parked.set()
-        await release.wait()
-        return seen
-
-    loading = asyncio.create_task(subject.cache.get_or_load("items:1", read_row, tags=("items", "items:detail")))
-    await parked.wait()
-    row["name"] = "new"  # the write commits, then its invalidation runs
+    database = ParkedRow(name="old")
+    loading = asyncio.create_task(subject.cache.get_or_load("items:1", database.read, tags=("items", "items:detail")))
+    await database.parked.wait()
+    database.row["name"] = "new"  # the write commits, then its invalidation runs
     if invalidate == "key":
         await subject.cache.invalidate("items:1")
     elif invalidate == "tag":
         await subject.cache.invalidate_by_tag("items:detail")
     else:
-        await subject.cache.set("items:1", dict(row))
-    release.set()
+        await subject.cache.set("items:1", dict(database.row))
+    database.release.set()
     assert await loading == ({"name": "old"}, False)  # the caller that asked before the write gets what it read
     assert await subject.cache.get("items:1") == (None if invalidate != "set" else {"name": "new"})
     assert subject.cache.get_stats()["stale_writes_rejected"] == 1

@@ -16,6 +16,7 @@ import redis.asyncio
 from infrastructure.memory.cache import CacheManager
 from infrastructure.redis import scripts
 from infrastructure.redis.cache import RedisCache, make_redis_client
+from tests.fakes import ParkedRow
 from tests.servers import free_port, stop, wait_healthy
 from tests.services import REDIS_URL, eventually, fresh_redis_prefix
 
@@ -108,27 +109,19 @@ asyncio.run(main(*sys.argv[1:]))
 async def test_a_load_across_an_invalidation_in_another_process_is_not_stored(prefix: str, invalidate: str) -> None:
     cache = redis_cache(prefix)
     await cache.start()
-    row = {"name": "old"}
-    parked, release = asyncio.Event(), asyncio.Event()
-
-    async def read_row() -> dict[str, str]:
-        seen = dict(row)
-        parked.set()
-        await release.wait()
-        return seen
-
+    database = ParkedRow(name="old")
     try:
-        loading = asyncio.create_task(cache.get_or_load("items:1", read_row, tags=("items", "items:detail")))
-        await parked.wait()
-        row["name"] = "new"  # committed; now another instance runs the invalidation
+        loading = asyncio.create_task(cache.get_or_load("items:1", database.read, tags=("items", "items:detail")))
+        await database.parked.wait()
+        database.row["name"] = "new"  # committed; now another instance runs the invalidation
         name = "items:1" if invalidate == "key" else "items:detail"
         peer = await asyncio.create_subprocess_exec(sys.executable, "-c", PEER, REDIS_URL, prefix, invalidate, name)
         assert await peer.wait() == 0
-        release.set()
+        database.release.set()
         assert await loading == ({"name": "old"}, False)
         assert await cache.get("items:1") is None
         assert cache.get_stats()["stale_writes_rejected"] == 1
-        assert await cache.get_or_load("items:1", read_row) == ({"name": "new"}, False)
+        assert await cache.get_or_load("items:1", database.read) == ({"name": "new"}, False)
     finally:
         await cache.close()
 

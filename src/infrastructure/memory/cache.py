@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from domain.caching import CacheCounters, CacheStats
 from domain.ports import CachePort, Clock
+from infrastructure.singleflight import run_load
 
 T = TypeVar("T")
 
@@ -294,22 +295,11 @@ class CacheManager(CachePort):
         return flight
 
     async def _load(self, key: str, loader: Callable[[], Awaitable[Any]], ttl: float | None, flight: _Flight) -> None:
-        try:
-            value = await loader()
-        except asyncio.CancelledError:
-            del self._flights[key]
-            flight.future.cancel()
-            raise
-        except Exception as error:  # noqa: BLE001 - every waiter gets the loader's error, nothing is cached
-            self._stats.load_errors += 1
-            del self._flights[key]
-            flight.future.set_exception(error)
-            flight.future.exception()  # retrieved here: no "never retrieved" warning when nobody waits
-            return
-        del self._flights[key]
-        if flight.stale:
-            self._stats.stale_writes_rejected += 1
-        else:
-            self._store(key, value, ttl, self._clock())
-            self._add_tags(key, self._entries[key], flight.tags)
-        flight.future.set_result(value)
+        async def store(value: Any) -> None:
+            if flight.stale:
+                self._stats.stale_writes_rejected += 1
+            else:
+                self._store(key, value, ttl, self._clock())
+                self._add_tags(key, self._entries[key], flight.tags)
+
+        await run_load(flight.future, loader, store, lambda: self._flights.pop(key, None), self._stats)

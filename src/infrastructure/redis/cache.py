@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import msgspec
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from domain.caching import CacheCounters, CacheStats
 from domain.ports import CachePort, Clock
 from infrastructure.redis import scripts
+from infrastructure.singleflight import run_load
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -29,12 +30,14 @@ _STATS_LIFETIME_MS = 5_000
 _PRUNE_BATCH = 200
 _SCAN_BATCH = 1_000
 _MISSING: Any = object()
+_SPARE_CONNECTIONS = 4
 
 
-def make_redis_client(url: str, timeout: float, connections: int = 64) -> "Redis":
-    """A client for RedisCache: a bounded pool that callers queue for, no retries (the cache fails open instead)."""
-    pool = BlockingConnectionPool.from_url(
-        url, max_connections=connections, timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+def make_redis_client(url: str, timeout: float, calls: int = 64) -> "Redis":
+    """A client for RedisCache making at most `calls` calls at once (its pool keeps room for the subscription and
+    the upkeep), with no retries of its own: the cache fails open instead."""
+    pool = ConnectionPool.from_url(
+        url, max_connections=calls + _SPARE_CONNECTIONS, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
     )
     return Redis(connection_pool=pool)
 
@@ -69,6 +72,7 @@ class RedisCache(CachePort):
         prune_interval: float = 30.0,
         fence_window: float = 60.0,
         breaker_cooldown: float = 1.0,
+        calls: int = 64,
     ) -> None:
         self._client = client
         self._prefix = prefix
@@ -81,6 +85,9 @@ class RedisCache(CachePort):
         self._fence_ms = int(fence_window * 1000)
         self._fence_window = fence_window
         self._cooldown = breaker_cooldown
+        # Callers queue here rather than in the pool: a semaphore is cheaper than a blocking pool's condition, and
+        # a full pool would raise instead of waiting.
+        self._calls = asyncio.Semaphore(calls)
         self._scripts: dict[str, Any] = {
             name: client.register_script(getattr(scripts, name))
             for name in ("READ", "SET", "FENCED_SET", "TAG", "INVALIDATE", "INVALIDATE_TAG", "FENCE_ALL", "PRUNE")
@@ -289,23 +296,11 @@ class RedisCache(CachePort):
         flight: _Flight,
     ) -> None:
         started = self._clock()
-        try:
-            value = await loader()
-        except asyncio.CancelledError:
-            del self._flights[key]
-            flight.future.cancel()
-            raise
-        except Exception as error:  # noqa: BLE001 - every waiter gets the loader's error, nothing is cached
-            self._stats.load_errors += 1
-            del self._flights[key]
-            flight.future.set_exception(error)
-            flight.future.exception()  # retrieved here: no "never retrieved" warning when nobody waits
-            return
-        try:
+
+        async def store(value: Any) -> None:
             await self._store_loaded(key, value, ttl, tags, epoch, started)
-        finally:
-            del self._flights[key]
-            flight.future.set_result(value)
+
+        await run_load(flight.future, loader, store, lambda: self._flights.pop(key, None), self._stats)
 
     async def _store_loaded(
         self, key: str, value: Any, ttl: float | None, tags: tuple[str, ...], epoch: int | None, started: float
@@ -334,7 +329,7 @@ class RedisCache(CachePort):
                 raise _Unavailable
             self._probing = True
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._timeout), self._calls:
                 result = await command(*args, **kwargs)
         except (RedisError, OSError, TimeoutError) as error:
             self._failed(error)
