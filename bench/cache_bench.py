@@ -29,6 +29,7 @@ from litestar.stores.memory import MemoryStore
 from infrastructure.memory.cache import CacheManager
 from presentation.app import create_app
 from presentation.settings import Settings
+from support.markdown import table
 
 VALUE = b'{"id":1,"name":"Desk","price":10.0}'
 
@@ -269,15 +270,6 @@ def _wait_up(port: int) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError("benchmark server did not start")
-
-
-def table(header: list[str], rows: list[list[str]]) -> None:
-    """Print a Markdown table."""
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    print()
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -19,6 +19,7 @@ from cashews import Cache
 
 from infrastructure.memory.cache import CacheManager
 from infrastructure.redis.cache import RedisCache, make_redis_client
+from support.markdown import table
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 VALUE = {"id": 1, "name": "desk lamp", "price": 19.99, "stock": 3, "tags": ["home", "light"]}
@@ -190,15 +191,6 @@ def percentile(values: list[float], share: float) -> float:
     """The nearest-rank percentile."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
-
-
-def table(header: list[str], rows: list[list[str]]) -> None:
-    """Print a Markdown table."""
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    print()
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from domain.caching import CacheCounters
+from domain.ports import Clock
 
 
 async def run_load(
@@ -33,3 +34,13 @@ async def run_load(
     finally:
         landed()
         future.set_result(value)
+
+
+async def join(future: "asyncio.Future[Any]", stats: CacheCounters, clock: Clock, started: float) -> Any:
+    """Wait for a running load as one of its callers, counted as a miss that took until the value arrived."""
+    try:
+        # shield: a cancelled caller stops waiting, the load goes on for the others.
+        return await asyncio.shield(future)
+    finally:
+        stats.misses += 1
+        stats.miss_seconds += clock() - started

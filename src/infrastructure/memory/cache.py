@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from domain.caching import CacheCounters, CacheStats
 from domain.ports import CachePort, Clock
-from infrastructure.singleflight import run_load
+from infrastructure.singleflight import join, run_load
 
 T = TypeVar("T")
 
@@ -157,13 +157,7 @@ class CacheManager(CachePort):
             flight = self._start_load(key, loader, ttl, tuple(tags))
         else:
             stats.coalesced += 1
-        try:
-            # shield: a cancelled caller stops waiting, the load goes on for the others.
-            value = await asyncio.shield(flight.future)
-        finally:
-            stats.misses += 1
-            stats.miss_seconds += self._clock() - started
-        return value, False
+        return await join(flight.future, stats, self._clock, started), False
 
     def get_stats(self) -> CacheStats:
         """Counters since start, with the live key count and keys still being reclaimed."""

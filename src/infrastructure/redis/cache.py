@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from domain.caching import CacheCounters, CacheStats
 from domain.ports import CachePort, Clock
 from infrastructure.redis import scripts
-from infrastructure.singleflight import run_load
+from infrastructure.singleflight import join, run_load
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -198,12 +198,7 @@ class RedisCache(CachePort):
                 self._stats.coalesced += 1
         else:
             self._stats.coalesced += 1
-        try:
-            # shield: a cancelled caller stops waiting, the load goes on for the others.
-            loaded = await asyncio.shield(flight.future)
-        finally:
-            self._count(False, started)
-        return loaded, False
+        return await join(flight.future, self._stats, self._clock, started), False
 
     def get_stats(self) -> CacheStats:
         """This instance's counters since start; `keys` and `tags` are those of its L1."""
