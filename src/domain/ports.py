@@ -3,6 +3,8 @@
 from typing import Protocol
 
 from domain.items import Item, ItemPage, ItemPatch, NewItem
+from domain.metrics import MetricsSnapshot, RequestSample
+from domain.order_stats import StatusTotal
 
 
 class Clock(Protocol):
@@ -31,3 +33,23 @@ class HealthProbe(Protocol):
     """Whether the database answers a trivial query."""
 
     async def database_reachable(self) -> bool: ...
+
+
+class MetricsPort(Protocol):
+    """Request timings per endpoint in constant memory; `record` runs on every request: synchronous, O(1)."""
+
+    def record(self, sample: RequestSample) -> None: ...
+
+    def snapshot(self) -> MetricsSnapshot: ...
+
+
+class OrderStatsPort(Protocol):
+    """Aggregates over every stored order."""
+
+    async def totals_by_status(self) -> list[StatusTotal]: ...
+
+
+class UpstreamPort(Protocol):
+    """A call to a remote service that answers with a short text."""
+
+    async def call(self) -> str: ...
