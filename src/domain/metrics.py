@@ -202,7 +202,7 @@ class EndpointStats:
         self.histogram = Histogram()
         self.window = SlidingWindow(window_s)
         self.ttfb: Histogram | None = None
-        self.series: dict[str, _Series] = {}
+        self.series: dict[int, _Series] = {}  # by status // 100
 
     def record(self, sample: RequestSample, second: int) -> None:
         """Add one request that finished during `second`."""
@@ -216,9 +216,10 @@ class EndpointStats:
         self.micros += micros
         self.histogram.add(index)
         self.window.add(second, index, micros)
-        key = status_class(sample.status)
-        series = self.series.get(key) or self.series.setdefault(key, _Series())
-        series.add(sample.seconds)
+        series = self.series.get(sample.status // 100) or self.series.setdefault(sample.status // 100, _Series())
+        series.count += 1
+        series.seconds += sample.seconds
+        series.buckets[bisect_left(EXPOSED_BOUNDS, sample.seconds)] += 1
         if sample.ttfb is not None:
             ttfb = self.ttfb or Histogram()
             ttfb.add(bucket_of(round(sample.ttfb * 1_000_000)))
@@ -232,7 +233,7 @@ class EndpointStats:
         w50, w95, w99 = (_ms(self._clamp(value)) for value in window.histogram.percentiles(PERCENTS))
         t50, t95, t99 = (_ms(v) for v in self.ttfb.percentiles(PERCENTS)) if self.ttfb else (None, None, None)
         status = dict.fromkeys(STATUS_CLASSES, 0)
-        status.update((name, series.count) for name, series in self.series.items())
+        status.update((f"{hundreds}xx", series.count) for hundreds, series in self.series.items())
         summary = EndpointSummary(
             count=self.count,
             avg_ms=round(self.micros / self.count / 1000, 3),
@@ -255,8 +256,8 @@ class EndpointStats:
             ttfb_p99_ms=t99,
         )
         series = tuple(
-            StatusSeries(status_class=name, count=one.count, sum_s=one.seconds, buckets=tuple(one.buckets))
-            for name, one in sorted(self.series.items())
+            StatusSeries(status_class=f"{hundreds}xx", count=one.count, sum_s=one.seconds, buckets=tuple(one.buckets))
+            for hundreds, one in sorted(self.series.items())
         )
         return EndpointSnapshot(summary=summary, series=series)
 
@@ -272,8 +273,3 @@ class _Series:
         self.count = 0
         self.seconds = 0.0
         self.buckets = [0] * (len(EXPOSED_BOUNDS) + 1)
-
-    def add(self, seconds: float) -> None:
-        self.count += 1
-        self.seconds += seconds
-        self.buckets[bisect_left(EXPOSED_BOUNDS, seconds)] += 1

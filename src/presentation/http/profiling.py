@@ -57,27 +57,26 @@ class ProfilingMiddleware:
         status = 500
         first_body: float | None = None
         last_body: float | None = None
-        streamed = False
 
         async def timed_send(message: "Message") -> None:
-            nonlocal status, first_body, last_body, streamed
+            nonlocal status, first_body, last_body
             if message["type"] == "http.response.start":
                 status = message["status"]
-                took = f"{(clock() - started) * 1000:.2f}"
-                headers = [*message.get("headers", ()), (b"x-response-time", f"{took}ms".encode())]
-                headers.append((b"server-timing", f"app;dur={took}".encode()))
-                message = {**message, "headers": headers}
-                await send(message)
-                return
-            if message["type"] == "http.response.body":
-                more = message.get("more_body", False)
-                if first_body is None:
-                    first_body = clock()
-                    streamed = more
-                await send(message)
-                if not more:
+                took = (clock() - started) * 1000
+                headers = [
+                    *message.get("headers", ()),
+                    (b"x-response-time", b"%.2fms" % took),
+                    (b"server-timing", b"app;dur=%.2f" % took),
+                ]
+                message = {**message, "headers": headers}  # a copy: the app may reuse its message
+            elif message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    if first_body is None:
+                        first_body = clock()  # a streamed body: its first chunk is the time to first byte
+                else:
+                    await send(message)
                     last_body = clock()
-                return
+                    return
             await send(message)
 
         try:
@@ -87,7 +86,7 @@ class ProfilingMiddleware:
             template = scope.get("path_template")
             endpoint = f"{scope['method']} {template}" if template else UNMATCHED
             seconds = finished - started
-            ttfb = first_body - started if streamed and first_body is not None else None
+            ttfb = None if first_body is None else first_body - started
             metrics.record(RequestSample(endpoint=endpoint, status=status, seconds=seconds, ttfb=ttfb))
             if seconds > self._slow_s:
                 logger.warning(
