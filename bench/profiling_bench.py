@@ -32,10 +32,14 @@ from application.metrics import GetMetrics
 from domain.metrics import RequestSample
 from infrastructure.memory.metrics import InMemoryMetrics
 from presentation.app import create_app
+from presentation.http.profiling import ProfilingMiddleware
 from presentation.settings import Settings, load_settings
 
 BENCH_DIR = Path(__file__).resolve().parent
 VARIANTS = ("profiling", "off", "litestar-prometheus")
+# The middleware's own cost, without the rest of the app: around an ASGI app that only answers.
+BARE, BARE_PROFILED = "bare ASGI app", "bare ASGI app + ProfilingMiddleware"
+SLOW_TARGETS_MS = {"/slow/db-query": 200, "/slow/serialization": 100, "/slow/external-api": 500}
 
 
 def prometheus_app(settings: Settings | None = None) -> Litestar:
@@ -60,7 +64,14 @@ def build(variant: str, settings: Settings) -> Litestar:
     return app
 
 
-async def in_process_us(app: Litestar, requests: int) -> float:
+async def bare_app(scope: Any, receive: Any, send: Any) -> None:
+    """An ASGI app that answers like the ping route and does nothing else."""
+    scope["path_template"] = "/bench/ping"
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4")]})
+    await send({"type": "http.response.body", "body": b"pong"})
+
+
+async def in_process_us(app: Any, requests: int) -> float:
     """Mean µs per GET /bench/ping through the whole ASGI app (router, middleware, response)."""
 
     async def receive() -> dict[str, Any]:
@@ -93,17 +104,35 @@ async def in_process_us(app: Litestar, requests: int) -> float:
     return (time.perf_counter() - started) / requests * 1e6
 
 
-async def in_process_rows(settings: Settings, rounds: int, requests: int) -> dict[str, float]:
-    """Median µs per request of each variant over rotated rounds."""
-    apps = {variant: build(variant, settings) for variant in VARIANTS}
-    results: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+async def slow_endpoint_ms(app: Litestar, rounds: int) -> dict[str, float]:
+    """Median ms of each slow endpoint, requested in turn, through the app in this process."""
+    times: dict[str, list[float]] = {path: [] for path in SLOW_TARGETS_MS}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        for _ in range(rounds):
+            for path in SLOW_TARGETS_MS:
+                started = time.perf_counter()
+                (await client.get(path)).raise_for_status()
+                times[path].append((time.perf_counter() - started) * 1000)
+    return {path: statistics.median(values) for path, values in times.items()}
+
+
+async def in_process_rows(settings: Settings, rounds: int, requests: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Median µs per request of each variant over rotated rounds, and the slow endpoints' median ms."""
+    apps: dict[str, Any] = {variant: build(variant, settings) for variant in VARIANTS}
     async with AsyncExitStack() as running:
-        for app in apps.values():
-            await running.enter_async_context(app.lifespan())
+        for variant in VARIANTS:
+            await running.enter_async_context(apps[variant].lifespan())
+        container = apps["profiling"].state.dishka_container
+        apps[BARE] = bare_app
+        apps[BARE_PROFILED] = ProfilingMiddleware(bare_app, container, slow_request_ms=settings.slow_request_ms)
+        names = list(apps)
+        results: dict[str, list[float]] = {name: [] for name in names}
         for round_ in range(rounds):
-            for variant in VARIANTS[round_ % 3 :] + VARIANTS[: round_ % 3]:
-                results[variant].append(await in_process_us(apps[variant], requests))
-    return {variant: statistics.median(times) for variant, times in results.items()}
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                results[name].append(await in_process_us(apps[name], requests))
+        slow = await slow_endpoint_ms(apps["off"], rounds)
+    return {variant: statistics.median(times) for variant, times in results.items()}, slow
 
 
 def start_server(variant: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -245,10 +274,10 @@ def main() -> None:
         settings = Settings(
             database_url=f"sqlite+aiosqlite:///{Path(folder) / 'inprocess.db'}",
             demo_items=0,
-            demo_orders=0,
+            demo_orders=10_000 if args.smoke else 100_000,
             log_level="ERROR",
         )
-        micros = asyncio.run(in_process_rows(settings, args.rounds, args.requests))
+        micros, slow = asyncio.run(in_process_rows(settings, args.rounds, args.requests))
     rps = http_rows(args.rounds, args.seconds, warm_up=not args.smoke)
 
     print(f"\n{args.rounds} rounds, rotated; medians. In-process: GET /bench/ping; HTTP: wrk GET /health.\n")
@@ -259,6 +288,14 @@ def main() -> None:
         http = f"{rps[variant]:,.0f}" if rps else "n/a"
         ratio = f"{rps[variant] / rps['off']:.3f}" if rps else "n/a"
         print(f"| {variant} | {micros[variant]:.1f} | {added:+.1f} | {http} | {ratio} |")
+    print(f"| {BARE} | {micros[BARE]:.1f} | | | |")
+    print(f"| {BARE_PROFILED} | {micros[BARE_PROFILED]:.1f} | {micros[BARE_PROFILED] - micros[BARE]:+.1f} | | |")
+
+    print("\n| slow endpoint | target ms | median ms | within ±15 % |")
+    print("|---|---:|---:|---|")
+    for path, target in SLOW_TARGETS_MS.items():
+        verdict = "yes" if abs(slow[path] - target) <= 0.15 * target else "NO"
+        print(f"| GET {path} | {target} | {slow[path]:.1f} | {verdict} |")
 
     handler_ms, grown, size = metrics_rows(args.recorded, 50, repeats=21 if not args.smoke else 3)
     print("\n| /metrics: endpoints | recorded requests | handler ms (median) | JSON bytes | tracemalloc growth |")

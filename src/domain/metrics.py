@@ -94,11 +94,6 @@ class MetricsReport(Struct, frozen=True):
     window_s: int
 
 
-def status_class(status: int) -> str:
-    """ "2xx" for 204 and so on."""
-    return f"{status // 100}xx"
-
-
 def split_endpoint(endpoint: str) -> tuple[str, str]:
     """(method, route template) of an endpoint key; UNMATCHED has the method "*"."""
     method, _, route = endpoint.partition(" ")

@@ -29,7 +29,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     profiling: bool = True
     slow_request_ms: Annotated[float, Meta(ge=0)] = 300.0
     metrics_window_s: Annotated[int, Meta(ge=1, le=3600)] = 60
-    slow_payload_rows: Annotated[int, Meta(ge=1, le=10_000_000)] = 600_000
+    slow_payload_rows: Annotated[int, Meta(ge=1, le=10_000_000)] = 300_000
 
 
 _FIELDS = Settings.__struct_fields__
