@@ -9,7 +9,7 @@ from dishka import Provider, Scope, provide
 from domain.errors import Unavailable
 from domain.items import Item, ItemPage, ItemPatch, NewItem
 from domain.orders import Dialect, EncodedBatch, OrderRow, Period, encode_rows
-from domain.ports import ItemRepository, OrderStreamPort
+from domain.ports import Clock, ItemRepository, OrderStreamPort
 
 
 class FakeOrderStream(OrderStreamPort):
@@ -110,7 +110,7 @@ class ItemRepositoryOverride(Provider):
         return self._repository
 
 
-class FakeClock:
+class FakeClock(Clock):
     """Monotonic seconds that advance only when the test says so."""
 
     def __init__(self, start: float = 1000.0) -> None:
@@ -147,3 +147,15 @@ class ParkingItemRepository:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._inner, name)
+
+
+class ClockOverride(Provider):
+    """Serve one given clock to the whole app."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(scope=Scope.APP)
+        self._clock = clock
+
+    @provide
+    def clock(self) -> Clock:
+        return self._clock

@@ -5,6 +5,8 @@ from typing import Protocol, TypeVar
 
 from domain.caching import CacheStats
 from domain.items import Item, ItemPage, ItemPatch, NewItem
+from domain.metrics import MetricsSnapshot, RequestSample
+from domain.order_stats import StatusTotal
 from domain.orders import Dialect, EncodedBatch, Period
 
 T = TypeVar("T")
@@ -72,3 +74,23 @@ class CachePort(Protocol):
     ) -> tuple[T, bool]: ...
 
     def get_stats(self) -> CacheStats: ...
+
+
+class MetricsPort(Protocol):
+    """Request timings per endpoint in constant memory; `record` runs on every request: synchronous, O(1)."""
+
+    def record(self, sample: RequestSample) -> None: ...
+
+    def snapshot(self) -> MetricsSnapshot: ...
+
+
+class OrderStatsPort(Protocol):
+    """Aggregates over every stored order."""
+
+    async def totals_by_status(self) -> list[StatusTotal]: ...
+
+
+class UpstreamPort(Protocol):
+    """A call to a remote service that answers with a short text."""
+
+    async def call(self) -> str: ...
