@@ -94,3 +94,9 @@ class UpstreamPort(Protocol):
     """A call to a remote service that answers with a short text."""
 
     async def call(self) -> str: ...
+
+
+class ShutdownSignal(Protocol):
+    """Whether this process has been asked to stop; long-running work checks it between steps."""
+
+    def requested(self) -> bool: ...

@@ -16,9 +16,10 @@ from litestar.types import Message, Scope
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import DomainError
+from infrastructure.process import SignalShutdown
 from infrastructure.sqla.engine import prepare_database
 from presentation.http.cache import CacheController
-from presentation.http.dashboard import dashboard, dashboard_script, dashboard_styles
+from presentation.http.dashboard import dashboard, dashboard_script, dashboard_styles, sign_in
 from presentation.http.errors import client_error_handler, domain_error_handler, internal_error_handler
 from presentation.http.export import ExportController
 from presentation.http.health import health
@@ -59,6 +60,8 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
     container = make_async_container(*providers_for(settings), *overrides, context={Settings: settings})
 
     async def prepare() -> None:
+        # Chained in front of the server's own handlers, which still drain the connections as usual.
+        (await container.get(SignalShutdown)).install()
         engine = await container.get(AsyncEngine)
         if await prepare_database(engine, demo_items=settings.demo_items, demo_orders=settings.demo_orders):
             logger.info("seeded demo data: %s items, %s orders", settings.demo_items, settings.demo_orders)
@@ -75,6 +78,7 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
             MetricsController,
             SlowController,
             dashboard,
+            sign_in,
             dashboard_script,
             dashboard_styles,
         ],

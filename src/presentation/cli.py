@@ -3,6 +3,7 @@
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
 
@@ -46,6 +47,8 @@ def serve(settings: Settings) -> int:
             f"perfshop: PERFSHOP_WORKERS={settings.workers} needs a cache shared by the workers; "
             "the in-process cache is per process, so run one worker"
         )
+    # uvicorn drains, then raises the stop signal again after restoring this handler: exit 0, as asked.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "presentation.app:create_app",
         factory=True,

@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator
 
-from dishka import Provider, Scope, from_context, provide, provide_all
+from dishka import Provider, Scope, alias, from_context, provide, provide_all
 from dishka.integrations.litestar import LitestarProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,12 +22,14 @@ from domain.ports import (
     MetricsPort,
     OrderStatsPort,
     OrderStreamPort,
+    ShutdownSignal,
     UpstreamPort,
 )
 from infrastructure.clock import MonotonicClock
 from infrastructure.memory.cache import CacheManager
 from infrastructure.memory.metrics import InMemoryMetrics
 from infrastructure.memory.upstream import SimulatedUpstream
+from infrastructure.process import SignalShutdown
 from infrastructure.sqla.engine import SqlaHealthProbe, is_sqlite, make_engine
 from infrastructure.sqla.items import SqlaItemRepository
 from infrastructure.sqla.order_stats import SqlaOrderStats
@@ -104,6 +106,8 @@ class UseCaseProvider(Provider):
         return ExportLimits(batch_size=settings.export_batch_size, max_concurrent=settings.export_max_concurrent)
 
     clock = provide(MonotonicClock, provides=Clock)
+    shutdown = provide(SignalShutdown)
+    shutdown_signal = alias(source=SignalShutdown, provides=ShutdownSignal)
 
 
 class ProfilingProvider(Provider):

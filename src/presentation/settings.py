@@ -38,6 +38,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     cache_item_ttl: Annotated[float, Meta(gt=0)] = 120
     cache_list_ttl: Annotated[float, Meta(gt=0)] = 60
     admin_token: Annotated[str, Meta(min_length=16, description="at least 16 characters")] | None = None
+    metrics_token: Annotated[str, Meta(min_length=16, description="at least 16 characters")] | None = None
 
     profiling: bool = True
     slow_request_ms: Annotated[float, Meta(ge=0)] = 300.0

@@ -5,6 +5,7 @@ from litestar import Controller, get
 
 from application.metrics import GetMetrics, GetPrometheusMetrics
 from domain.metrics import MetricsReport
+from presentation.http.auth import metrics_viewers
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -13,6 +14,7 @@ class MetricsController(Controller):
     """Per-endpoint timings recorded by the profiling middleware."""
 
     path = "/metrics"
+    guards = [metrics_viewers]  # noqa: RUF012 - Litestar declares it as a plain list
     tags = ["metrics"]  # noqa: RUF012 - Litestar declares it as a plain list
 
     @get("/")
