@@ -40,11 +40,11 @@ def _count(text: str) -> int:
 
 def serve(settings: Settings) -> int:
     """Run uvicorn with the app factory; each worker builds its own app from the same settings."""
-    if settings.workers > 1:
-        # Each worker would hold its own cache, and one worker's invalidation would not reach the others.
+    if settings.workers > 1 and settings.redis_url is None:
+        # Each worker would hold its own cache and metrics, and one worker's invalidation would not reach the others.
         sys.exit(
             f"perfshop: PERFSHOP_WORKERS={settings.workers} needs a cache shared by the workers; "
-            "the in-process cache is per process, so run one worker"
+            "set PERFSHOP_REDIS_URL or run one worker"
         )
     uvicorn.run(
         "presentation.app:create_app",
