@@ -28,7 +28,7 @@ import msgspec
 from litestar import Litestar, get
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
 
-from application.metrics import GetMetrics
+from application.metrics import GetMetrics, MetricsStates, ShareFaults
 from domain.metrics import RequestSample
 from infrastructure.memory.metrics import InMemoryMetrics
 from presentation.app import create_app
@@ -243,7 +243,7 @@ def metrics_rows(requests: int, endpoints: int, repeats: int) -> tuple[float, in
     fill(metrics, clock, requests - requests // 10, endpoints, rng)
     grown = tracemalloc.get_traced_memory()[0] - early
     tracemalloc.stop()
-    timings, body = asyncio.run(time_handler(GetMetrics(metrics), repeats))
+    timings, body = asyncio.run(time_handler(GetMetrics(MetricsStates(metrics, None, ShareFaults(clock))), repeats))
     return statistics.median(timings) * 1000, grown, len(body)
 
 

@@ -8,8 +8,9 @@ from dishka import Provider, Scope, provide
 
 from domain.errors import Unavailable
 from domain.items import Item, ItemPage, ItemPatch, NewItem
+from domain.metrics import ProcessMetrics
 from domain.orders import Dialect, EncodedBatch, OrderRow, Period, encode_rows
-from domain.ports import Clock, ItemRepository, OrderStreamPort
+from domain.ports import Clock, ItemRepository, MetricsSharePort, OrderStreamPort
 
 
 class FakeOrderStream(OrderStreamPort):
@@ -159,3 +160,36 @@ class ClockOverride(Provider):
     @provide
     def clock(self) -> Clock:
         return self._clock
+
+
+class FakeMetricsShare(MetricsSharePort):
+    """Published states by process, all live; while `failing` is set every call raises Unavailable."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, ProcessMetrics] = {}
+        self.failing = False
+
+    async def publish(self, state: ProcessMetrics) -> None:
+        self._check()
+        self.states[state.process] = state
+
+    async def live(self) -> list[ProcessMetrics]:
+        self._check()
+        return list(self.states.values())
+
+    def _check(self) -> None:
+        if self.failing:
+            raise Unavailable("the share is down")
+
+
+class MetricsShareOverride(Provider):
+    """Serve this metrics share instead of the configured one."""
+
+    def __init__(self, share: MetricsSharePort) -> None:
+        super().__init__(scope=Scope.APP)
+        self._share = share
+        self.provide(self.share, provides=MetricsSharePort | None, override=True)
+
+    def share(self) -> MetricsSharePort | None:
+        """The share given to the override."""
+        return self._share

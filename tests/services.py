@@ -10,9 +10,11 @@ from typing import Any
 
 import asyncpg
 import pytest
+import redis
 
 # Deliberately not a PERFSHOP_ variable: it configures the tests, not the service.
 POSTGRES_ADMIN_DSN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def unavailable(reason: str) -> None:
@@ -69,3 +71,28 @@ async def empty_postgres_tables(url: str) -> None:
             await conn.execute(f"TRUNCATE {names} RESTART IDENTITY")
     finally:
         await conn.close()
+
+
+def redis_reachable() -> bool:
+    """Whether the test Redis answers a PING."""
+    try:
+        with redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2) as client:
+            client.ping()
+    except (redis.RedisError, OSError):
+        return False
+    return True
+
+
+@contextmanager
+def fresh_redis_prefix(label: str) -> Iterator[str]:
+    """A key prefix of this test run's own on the test Redis; its keys are deleted afterwards."""
+    if not redis_reachable():
+        unavailable(f"Redis is not reachable at {REDIS_URL}")
+    prefix = f"perfshop-test-{label}-{uuid.uuid4().hex[:10]}"
+    try:
+        yield prefix
+    finally:
+        with redis.Redis.from_url(REDIS_URL, socket_timeout=5) as client:
+            keys = list(client.scan_iter(match=f"{prefix}:*"))
+            if keys:
+                client.delete(*keys)

@@ -1,6 +1,7 @@
 """A log-linear latency histogram: fixed bucket layout, constant memory, bucket-wise mergeable."""
 
 from bisect import bisect_left
+from collections.abc import Mapping
 from itertools import accumulate
 
 # Values are whole microseconds. Below 128 µs every microsecond has its own bucket; above, each power of two
@@ -44,6 +45,24 @@ class Histogram:
         self.counts = [0] * BUCKETS
         self.groups = [0] * GROUPS
         self.total = 0
+
+    @classmethod
+    def of(cls, buckets: Mapping[int, int]) -> "Histogram":
+        """A histogram holding these counts per bucket index (the inverse of `sparse`)."""
+        histogram = cls()
+        for index, times in buckets.items():
+            histogram.add(index, times)
+        return histogram
+
+    def sparse(self) -> dict[int, int]:
+        """The non-empty buckets only: what a process publishes, a few dozen numbers rather than 1,664."""
+        counts = self.counts
+        buckets: dict[int, int] = {}
+        for group, total in enumerate(self.groups):
+            if total:
+                first = group << SUB_BITS
+                buckets.update((index, counts[index]) for index in range(first, first + SUB_BUCKETS) if counts[index])
+        return buckets
 
     def add(self, index: int, times: int = 1) -> None:
         """Count `times` values (negative: remove them) in bucket `index`."""

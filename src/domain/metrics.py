@@ -1,5 +1,5 @@
-"""Request samples and the per-endpoint summary maths: lifetime and sliding-window percentiles, status classes,
-the slowest endpoints and request rates, all in constant memory per endpoint."""
+"""Request samples, their per-endpoint recording in constant memory (lifetime and sliding-window histograms,
+status classes), and the mergeable state and report documents built from it."""
 
 from bisect import bisect_left
 
@@ -59,7 +59,7 @@ class SlowEndpoint(Struct, frozen=True):
     avg_ms: float
 
 
-class StatusSeries(Struct, frozen=True):
+class StatusSeries(Struct, frozen=True, array_like=True):
     """Requests of one endpoint and status class: count, summed seconds and counts per EXPOSED_BOUNDS bucket."""
 
     status_class: str
@@ -68,23 +68,42 @@ class StatusSeries(Struct, frozen=True):
     buckets: tuple[int, ...]  # one per bound, then the overflow (+Inf) bucket; not cumulative
 
 
-class EndpointSnapshot(Struct, frozen=True):
-    """One endpoint's summary and its exposition series."""
+class EndpointState(Struct, frozen=True, array_like=True, omit_defaults=True):
+    """One endpoint's mergeable figures: sums, extremes and sparse histogram buckets ({index: count}), no samples.
 
-    summary: EndpointSummary
+    The window part is as of the moment the state was taken; `window_rps` is its count over the process's own
+    window span, so the rates of several processes add up even when they started at different times.
+    """
+
+    count: int
+    micros: int
+    min_us: int
+    max_us: int
+    buckets: dict[int, int]
+    window_count: int
+    window_micros: int
+    window_buckets: dict[int, int]
+    window_rps: float
     series: tuple[StatusSeries, ...]
+    ttfb: dict[int, int] | None = None
 
 
-class MetricsSnapshot(Struct, frozen=True):
-    """Every endpoint at one instant, with the process uptime and the window length."""
+class ProcessMetrics(Struct, frozen=True, array_like=True):
+    """Everything one process has recorded, as of one instant: what it publishes for the others to merge."""
 
+    process: str
     uptime_s: float
     window_s: int
-    endpoints: dict[str, EndpointSnapshot]
+    endpoints: dict[str, EndpointState]
 
 
 class MetricsReport(Struct, frozen=True):
-    """The /metrics document: the brief's keys first, then the window rate, uptime and window length."""
+    """The /metrics document: the brief's keys first, then rates, uptime, window and which processes it covers.
+
+    Over several processes `rps` and `rps_window` are the sums of each process's own rates, `uptime_s` is the
+    oldest live process's uptime, and `processes` counts the live processes merged. `cluster_error` says why a
+    cluster read fell back to this process alone.
+    """
 
     endpoints: dict[str, EndpointSummary]
     top_5_slowest: list[SlowEndpoint]
@@ -92,41 +111,15 @@ class MetricsReport(Struct, frozen=True):
     rps_window: float
     uptime_s: float
     window_s: int
+    scope: str = "local"
+    processes: int = 1
+    cluster_error: str | None = None
 
 
 def split_endpoint(endpoint: str) -> tuple[str, str]:
     """(method, route template) of an endpoint key; UNMATCHED has the method "*"."""
     method, _, route = endpoint.partition(" ")
     return ("*", UNMATCHED) if endpoint == UNMATCHED else (method, route)
-
-
-def slowest(endpoints: dict[str, EndpointSummary], n: int) -> list[SlowEndpoint]:
-    """The `n` endpoints with the highest average time, slowest first."""
-    ranked = sorted(endpoints.items(), key=lambda item: item[1].avg_ms, reverse=True)
-    return [SlowEndpoint(endpoint=name, avg_ms=summary.avg_ms) for name, summary in ranked[:n]]
-
-
-def report(snapshot: MetricsSnapshot, top: int = 5) -> MetricsReport:
-    """The /metrics document of a snapshot: lifetime rate = requests / uptime, window rate over the window."""
-    endpoints = {name: endpoint.summary for name, endpoint in snapshot.endpoints.items()}
-    uptime = snapshot.uptime_s
-    in_window = sum(summary.window.count for summary in endpoints.values())
-    return MetricsReport(
-        endpoints=endpoints,
-        top_5_slowest=slowest(endpoints, top),
-        rps=_rate(sum(summary.count for summary in endpoints.values()), uptime),
-        rps_window=_rate(in_window, min(uptime, snapshot.window_s)),
-        uptime_s=round(uptime, 3),
-        window_s=snapshot.window_s,
-    )
-
-
-def _rate(count: int, seconds: float) -> float:
-    return round(count / seconds, 3) if seconds > 0 else 0.0
-
-
-def _ms(micros: float | None) -> float | None:
-    return None if micros is None else round(micros / 1000, 3)
 
 
 class _Second:
@@ -220,45 +213,27 @@ class EndpointStats:
             ttfb.add(bucket_of(round(sample.ttfb * 1_000_000)))
             self.ttfb = ttfb
 
-    def snapshot(self, second: int, window_span: float) -> EndpointSnapshot:
-        """Summary and series as of `second`; the window rate is over `window_span` seconds."""
+    def state(self, second: int, window_span: float) -> EndpointState:
+        """The mergeable figures as of `second`; the window rate is over `window_span` seconds."""
         window = self.window
         window.advance(second)
-        p50, p95, p99 = (self._clamp(value) for value in self.histogram.percentiles(PERCENTS))
-        w50, w95, w99 = (_ms(self._clamp(value)) for value in window.histogram.percentiles(PERCENTS))
-        t50, t95, t99 = (_ms(v) for v in self.ttfb.percentiles(PERCENTS)) if self.ttfb else (None, None, None)
-        status = dict.fromkeys(STATUS_CLASSES, 0)
-        status.update((f"{hundreds}xx", series.count) for hundreds, series in self.series.items())
-        summary = EndpointSummary(
-            count=self.count,
-            avg_ms=round(self.micros / self.count / 1000, 3),
-            min_ms=self.min_us / 1000,
-            max_ms=self.max_us / 1000,
-            p50_ms=_ms(p50) or 0.0,
-            p95_ms=_ms(p95) or 0.0,
-            p99_ms=_ms(p99) or 0.0,
-            status=status,
-            window=WindowSummary(
-                count=window.count,
-                avg_ms=_ms(window.micros / window.count) if window.count else None,
-                p50_ms=w50,
-                p95_ms=w95,
-                p99_ms=w99,
-                rps=_rate(window.count, window_span),
-            ),
-            ttfb_p50_ms=t50,
-            ttfb_p95_ms=t95,
-            ttfb_p99_ms=t99,
-        )
         series = tuple(
             StatusSeries(status_class=f"{hundreds}xx", count=one.count, sum_s=one.seconds, buckets=tuple(one.buckets))
             for hundreds, one in sorted(self.series.items())
         )
-        return EndpointSnapshot(summary=summary, series=series)
-
-    def _clamp(self, micros: float | None) -> float | None:
-        # An interpolated estimate never leaves the range of the values actually seen.
-        return None if micros is None else min(max(micros, self.min_us), self.max_us)
+        return EndpointState(
+            count=self.count,
+            micros=self.micros,
+            min_us=self.min_us,
+            max_us=self.max_us,
+            buckets=self.histogram.sparse(),
+            window_count=window.count,
+            window_micros=window.micros,
+            window_buckets=window.histogram.sparse(),
+            window_rps=window.count / window_span if window_span > 0 else 0.0,
+            series=series,
+            ttfb=self.ttfb.sparse() if self.ttfb else None,
+        )
 
 
 class _Series:

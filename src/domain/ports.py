@@ -5,7 +5,7 @@ from typing import Protocol, TypeVar
 
 from domain.caching import CacheStats
 from domain.items import Item, ItemPage, ItemPatch, NewItem
-from domain.metrics import MetricsSnapshot, RequestSample
+from domain.metrics import ProcessMetrics, RequestSample
 from domain.order_stats import StatusTotal
 from domain.orders import Dialect, EncodedBatch, Period
 
@@ -81,7 +81,15 @@ class MetricsPort(Protocol):
 
     def record(self, sample: RequestSample) -> None: ...
 
-    def snapshot(self) -> MetricsSnapshot: ...
+    def state(self) -> ProcessMetrics: ...
+
+
+class MetricsSharePort(Protocol):
+    """Processes' metrics states shared between instances; a state not republished within its expiry drops out."""
+
+    async def publish(self, state: ProcessMetrics) -> None: ...
+
+    async def live(self) -> list[ProcessMetrics]: ...
 
 
 class OrderStatsPort(Protocol):

@@ -1,16 +1,19 @@
 """dishka providers: which adapter serves which port, for the settings at hand."""
 
+import os
+import socket
 from collections.abc import AsyncIterator
 
 from dishka import Provider, Scope, alias, from_context, provide, provide_all
 from dishka.integrations.litestar import LitestarProvider
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.caching import CacheEvent, GetCacheStats, InvalidateKey, InvalidateTag, log_change
 from application.export import CountExport, ExportLimits, StreamingCSVExporter
 from application.health import CheckHealth
 from application.items import CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
-from application.metrics import GetMetrics, GetPrometheusMetrics
+from application.metrics import GetMetrics, GetPrometheusMetrics, MetricsStates, PublishMetrics, ShareFaults
 from application.slow import CallSlowUpstream, RunSlowQuery, SerializeLargePayload
 from domain.caching import CacheTtls
 from domain.errors import Unavailable
@@ -20,6 +23,7 @@ from domain.ports import (
     HealthProbe,
     ItemRepository,
     MetricsPort,
+    MetricsSharePort,
     OrderStatsPort,
     OrderStreamPort,
     ShutdownSignal,
@@ -30,6 +34,7 @@ from infrastructure.memory.cache import CacheManager
 from infrastructure.memory.metrics import InMemoryMetrics
 from infrastructure.memory.upstream import SimulatedUpstream
 from infrastructure.process import SignalShutdown
+from infrastructure.redis.metrics import RedisMetricsShare
 from infrastructure.sqla.engine import SqlaHealthProbe, is_sqlite, make_engine
 from infrastructure.sqla.items import SqlaItemRepository
 from infrastructure.sqla.order_stats import SqlaOrderStats
@@ -115,12 +120,27 @@ class ProfilingProvider(Provider):
 
     scope = Scope.APP
     settings = from_context(provides=Settings)
-    use_cases = provide_all(GetMetrics, GetPrometheusMetrics, CallSlowUpstream)
+    use_cases = provide_all(
+        GetMetrics, GetPrometheusMetrics, PublishMetrics, MetricsStates, ShareFaults, CallSlowUpstream
+    )
 
     @provide
     def metrics(self, clock: Clock, settings: Settings) -> MetricsPort:
-        """Request metrics of this process over the configured window."""
-        return InMemoryMetrics(clock, window_s=settings.metrics_window_s)
+        """Request metrics of this process over the configured window, named after its host and pid."""
+        return InMemoryMetrics(
+            clock, window_s=settings.metrics_window_s, process=f"{socket.gethostname()}:{os.getpid()}"
+        )
+
+    @provide
+    async def metrics_share(self, settings: Settings) -> AsyncIterator[MetricsSharePort | None]:
+        """The processes' metrics shared through Redis when PERFSHOP_REDIS_URL is set; none otherwise."""
+        if settings.redis_url is None:
+            yield None
+            return
+        # Short timeouts: a slow Redis must not hold up /metrics, which then answers for this process alone.
+        client = Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+        yield RedisMetricsShare(client, prefix=settings.redis_prefix, expiry_s=3 * settings.metrics_publish_s)
+        await client.aclose()
 
     @provide
     def order_stats(self, engine: AsyncEngine) -> OrderStatsPort:

@@ -45,6 +45,10 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     metrics_window_s: Annotated[int, Meta(ge=1, le=3600)] = 60
     slow_payload_rows: Annotated[int, Meta(ge=1, le=10_000_000)] = 300_000
 
+    redis_url: Annotated[str, Meta(min_length=1)] | None = None
+    redis_prefix: Annotated[str, Meta(min_length=1)] = "perfshop"
+    metrics_publish_s: Annotated[float, Meta(gt=0, le=3600)] = 1.0
+
     def __post_init__(self) -> None:
         # msgspec reports a ValueError raised here with the path after " - at ", like its own errors.
         if not self.database_url.startswith(SUPPORTED_DATABASES):

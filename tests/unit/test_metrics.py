@@ -4,8 +4,8 @@ import tracemalloc
 
 import pytest
 
-from application.metrics import GetMetrics
 from domain.metrics import RequestSample
+from domain.metrics_report import report as report_of
 from infrastructure.memory.metrics import InMemoryMetrics
 from tests.fakes import FakeClock
 
@@ -25,7 +25,7 @@ async def test_lifetime_figures_follow_the_brief(clock: FakeClock) -> None:
         metrics.record(sample(ms / 1000))
     clock.advance(10)
 
-    report = await GetMetrics(metrics)()
+    report = report_of([metrics.state()])
 
     items = report.endpoints["GET /items"]
     assert (items.count, items.min_ms, items.max_ms, items.avg_ms) == (5, 2.0, 100.0, 24.0)
@@ -42,13 +42,13 @@ async def test_window_rate_counts_only_the_last_window_seconds(clock: FakeClock)
         clock.advance(1 / 60)
     clock.advance(28)  # uptime 30 s: the window is not full yet, so its rate is over the uptime
 
-    early = await GetMetrics(metrics)()
+    early = report_of([metrics.state()])
     assert (early.rps_window, early.endpoints["GET /items"].window.count) == (4.0, 120)
 
     clock.advance(40)  # uptime 70 s: the first two seconds have left the 60 s window
     for _ in range(30):
         metrics.record(sample(0.200))
-    late = await GetMetrics(metrics)()
+    late = report_of([metrics.state()])
 
     window = late.endpoints["GET /items"].window
     assert (window.count, window.rps, late.rps_window) == (30, 0.5, 0.5)
@@ -63,7 +63,7 @@ async def test_an_idle_endpoint_has_an_empty_window(clock: FakeClock) -> None:
     metrics.record(sample(0.010))
     clock.advance(6)
 
-    window = (await GetMetrics(metrics)()).endpoints["GET /items"].window
+    window = report_of([metrics.state()]).endpoints["GET /items"].window
 
     assert (window.count, window.avg_ms, window.p99_ms, window.rps) == (0, None, None, 0.0)
 
@@ -76,7 +76,7 @@ async def test_status_classes_and_the_five_slowest(clock: FakeClock) -> None:
         metrics.record(sample(0.010 * (rank + 2), endpoint=f"GET /{name}"))
     clock.advance(1)
 
-    report = await GetMetrics(metrics)()
+    report = report_of([metrics.state()])
 
     assert report.endpoints["GET /items"].status == {"2xx": 3, "3xx": 1, "4xx": 2, "5xx": 1}
     assert [entry.endpoint for entry in report.top_5_slowest] == ["GET /f", "GET /e", "GET /d", "GET /c", "GET /b"]
@@ -88,7 +88,7 @@ async def test_ttfb_appears_only_for_streamed_responses(clock: FakeClock) -> Non
     metrics.record(sample(2.0, endpoint="GET /export", ttfb=0.05))
     metrics.record(sample(0.01))
 
-    report = await GetMetrics(metrics)()
+    report = report_of([metrics.state()])
 
     assert report.endpoints["GET /export"].ttfb_p50_ms == pytest.approx(50, rel=0.02)
     assert report.endpoints["GET /export"].p50_ms == pytest.approx(2000, rel=0.02)

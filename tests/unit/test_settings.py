@@ -15,6 +15,7 @@ def test_defaults_without_any_variable() -> None:
     assert settings.database_url == "sqlite+aiosqlite:///var/perfshop.db"
     assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 1)
     assert (settings.demo_items, settings.demo_orders, settings.log_level) == (1000, 100_000, "INFO")
+    assert (settings.redis_url, settings.redis_prefix, settings.metrics_publish_s) == (None, "perfshop", 1.0)
 
 
 def test_strings_become_typed_values() -> None:
@@ -37,6 +38,8 @@ def test_a_misspelled_variable_is_named_with_a_suggestion() -> None:
         ("PERFSHOP_LOG_LEVEL", "LOUD"),
         ("PERFSHOP_DATABASE_URL", ""),
         ("PERFSHOP_DATABASE_URL", "mysql://root@localhost/shop"),
+        ("PERFSHOP_METRICS_PUBLISH_S", "0"),
+        ("PERFSHOP_REDIS_URL", ""),
     ],
 )
 def test_a_bad_value_is_named(variable: str, value: str) -> None:

@@ -1,15 +1,16 @@
 """Request metrics kept in this process."""
 
-from domain.metrics import EndpointStats, MetricsSnapshot, RequestSample
+from domain.metrics import EndpointStats, ProcessMetrics, RequestSample
 from domain.ports import Clock, MetricsPort
 
 
 class InMemoryMetrics(MetricsPort):
     """MetricsPort in a dict of per-endpoint stats; one event loop records, so no lock is needed."""
 
-    def __init__(self, clock: Clock, window_s: int = 60) -> None:
+    def __init__(self, clock: Clock, window_s: int = 60, process: str = "local") -> None:
         self._clock = clock
         self._window_s = window_s
+        self._process = process
         self._started = clock()
         self._endpoints: dict[str, EndpointStats] = {}
 
@@ -20,10 +21,10 @@ class InMemoryMetrics(MetricsPort):
             stats = self._endpoints[sample.endpoint] = EndpointStats(self._window_s)
         stats.record(sample, int(self._clock()))
 
-    def snapshot(self) -> MetricsSnapshot:
+    def state(self) -> ProcessMetrics:
         """Every endpoint's figures now; the window rate divides by the window or, early on, by the uptime."""
         now = self._clock()
         uptime = now - self._started
         span = min(uptime, self._window_s)
-        endpoints = {name: stats.snapshot(int(now), span) for name, stats in self._endpoints.items()}
-        return MetricsSnapshot(uptime_s=uptime, window_s=self._window_s, endpoints=endpoints)
+        endpoints = {name: stats.state(int(now), span) for name, stats in self._endpoints.items()}
+        return ProcessMetrics(process=self._process, uptime_s=uptime, window_s=self._window_s, endpoints=endpoints)

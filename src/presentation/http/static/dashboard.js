@@ -121,7 +121,9 @@ async function poll() {
     renderSlowest(report.top_5_slowest);
     renderRates(report);
     await pollCache();
-    status.textContent = `updated ${new Date().toLocaleTimeString()} · uptime ${report.uptime_s.toFixed(0)} s`;
+    const covers = report.scope === "cluster" ? `${report.processes} processes` : "this process";
+    const fault = report.cluster_error ? ` · ${report.cluster_error}` : "";
+    status.textContent = `updated ${new Date().toLocaleTimeString()} · ${covers} · uptime ${report.uptime_s.toFixed(0)} s${fault}`;
   } catch (error) {
     status.textContent = `cannot reach the service (${error.message}); retrying`;
   } finally {
