@@ -8,8 +8,9 @@ from dishka import Provider, Scope, provide
 
 from domain.errors import Unavailable
 from domain.items import Item, ItemPage, ItemPatch, NewItem
+from domain.metrics import ProcessMetrics
 from domain.orders import Dialect, EncodedBatch, OrderRow, Period, encode_rows
-from domain.ports import ItemRepository, OrderStreamPort
+from domain.ports import Clock, ItemRepository, MetricsSharePort, OrderStreamPort
 
 
 class FakeOrderStream(OrderStreamPort):
@@ -110,7 +111,7 @@ class ItemRepositoryOverride(Provider):
         return self._repository
 
 
-class FakeClock:
+class FakeClock(Clock):
     """Monotonic seconds that advance only when the test says so."""
 
     def __init__(self, start: float = 1000.0) -> None:
@@ -163,3 +164,48 @@ class ParkedRow:
         self.parked.set()
         await self.release.wait()
         return seen
+
+
+class ClockOverride(Provider):
+    """Serve one given clock to the whole app."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(scope=Scope.APP)
+        self._clock = clock
+
+    @provide
+    def clock(self) -> Clock:
+        return self._clock
+
+
+class FakeMetricsShare(MetricsSharePort):
+    """Published states by process, all live; while `failing` is set every call raises Unavailable."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, ProcessMetrics] = {}
+        self.failing = False
+
+    async def publish(self, state: ProcessMetrics) -> None:
+        self._check()
+        self.states[state.process] = state
+
+    async def live(self) -> list[ProcessMetrics]:
+        self._check()
+        return list(self.states.values())
+
+    def _check(self) -> None:
+        if self.failing:
+            raise Unavailable("the share is down")
+
+
+class MetricsShareOverride(Provider):
+    """Serve this metrics share instead of the configured one."""
+
+    def __init__(self, share: MetricsSharePort) -> None:
+        super().__init__(scope=Scope.APP)
+        self._share = share
+        self.provide(self.share, provides=MetricsSharePort | None, override=True)
+
+    def share(self) -> MetricsSharePort | None:
+        """The share given to the override."""
+        return self._share

@@ -19,6 +19,7 @@ T = TypeVar("T")
 
 # Deliberately not a PERFSHOP_ variable: it configures the tests, not the service.
 POSTGRES_ADMIN_DSN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def unavailable(reason: str) -> None:
@@ -77,38 +78,29 @@ async def empty_postgres_tables(url: str) -> None:
         await conn.close()
 
 
-# Deliberately not a PERFSHOP_ variable: it configures the tests, not the service. The tests share this Redis,
-# each run under a prefix of its own.
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
 def redis_reachable(url: str = REDIS_URL) -> bool:
-    """Whether a Redis server answers PING at `url`."""
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    """Whether the Redis at `url` (the test Redis by default) answers a PING."""
     try:
-        return bool(client.ping())
-    except (OSError, redis.RedisError):
+        with redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2) as client:
+            client.ping()
+    except (redis.RedisError, OSError):
         return False
-    finally:
-        client.close()
+    return True
 
 
 @contextmanager
 def fresh_redis_prefix(label: str) -> Iterator[str]:
-    """A key prefix no other run uses on the shared Redis; every key under it is deleted afterwards."""
+    """A key prefix of this test run's own on the test Redis; its keys are deleted afterwards."""
     if not redis_reachable():
         unavailable(f"Redis is not reachable at {REDIS_URL}")
     prefix = f"perfshop-test-{label}-{uuid.uuid4().hex[:10]}"
     try:
         yield prefix
     finally:
-        client = redis.Redis.from_url(REDIS_URL)
-        try:
-            batch = list(client.scan_iter(match=f"{prefix}:*", count=5_000))
-            for start in range(0, len(batch), 5_000):
-                client.unlink(*batch[start : start + 5_000])
-        finally:
-            client.close()
+        with redis.Redis.from_url(REDIS_URL, socket_timeout=5) as client:
+            keys = list(client.scan_iter(match=f"{prefix}:*", count=5_000))
+            if keys:
+                client.delete(*keys)
 
 
 class PrivateRedis:

@@ -65,8 +65,8 @@ class GetCacheStats:
     def __init__(self, cache: CachePort) -> None:
         self._cache = cache
 
-    async def __call__(self, scope: StatsScope = "instance") -> CacheStats:
-        return self._cache.get_stats() if scope == "instance" else await self._cache.cluster_stats()
+    async def __call__(self, scope: StatsScope = "local") -> CacheStats:
+        return self._cache.get_stats() if scope == "local" else await self._cache.cluster_stats()
 
 
 class InvalidateTag:

@@ -5,7 +5,7 @@ from typing import Literal, TypedDict
 from msgspec import Struct
 
 Action = Literal["create", "update", "delete"]
-StatsScope = Literal["instance", "cluster"]
+StatsScope = Literal["local", "cluster"]
 
 
 def detail_key(resource: str, resource_id: int | str) -> str:

@@ -5,6 +5,8 @@ from typing import Protocol, TypeVar
 
 from domain.caching import CacheStats
 from domain.items import Item, ItemPage, ItemPatch, NewItem
+from domain.metrics import ProcessMetrics, RequestSample
+from domain.order_stats import StatusTotal
 from domain.orders import Dialect, EncodedBatch, Period
 
 T = TypeVar("T")
@@ -79,3 +81,37 @@ class CachePort(Protocol):
     def get_stats(self) -> CacheStats: ...
 
     async def cluster_stats(self) -> CacheStats: ...
+
+
+class MetricsPort(Protocol):
+    """Request timings per endpoint in constant memory; `record` runs on every request: synchronous, O(1)."""
+
+    def record(self, sample: RequestSample) -> None: ...
+
+    def state(self) -> ProcessMetrics: ...
+
+
+class MetricsSharePort(Protocol):
+    """Processes' metrics states shared between instances; a state not republished within its expiry drops out."""
+
+    async def publish(self, state: ProcessMetrics) -> None: ...
+
+    async def live(self) -> list[ProcessMetrics]: ...
+
+
+class OrderStatsPort(Protocol):
+    """Aggregates over every stored order."""
+
+    async def totals_by_status(self) -> list[StatusTotal]: ...
+
+
+class UpstreamPort(Protocol):
+    """A call to a remote service that answers with a short text."""
+
+    async def call(self) -> str: ...
+
+
+class ShutdownSignal(Protocol):
+    """Whether this process has been asked to stop; long-running work checks it between steps."""
+
+    def requested(self) -> bool: ...

@@ -1,10 +1,11 @@
 """dishka providers: which adapter serves which port, for the settings at hand."""
 
-import time
+import os
+import socket
 from collections.abc import AsyncIterator
 from functools import partial
 
-from dishka import Provider, Scope, from_context, provide, provide_all
+from dishka import Provider, Scope, alias, from_context, provide, provide_all
 from dishka.integrations.litestar import LitestarProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,13 +13,32 @@ from application.caching import CacheEvent, GetCacheStats, InvalidateKey, Invali
 from application.export import CountExport, ExportLimits, StreamingCSVExporter
 from application.health import CheckHealth
 from application.items import CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
+from application.metrics import GetMetrics, GetPrometheusMetrics, MetricsStates, PublishMetrics, ShareFaults
+from application.slow import CallSlowUpstream, RunSlowQuery, SerializeLargePayload
 from domain.caching import CacheTtls
 from domain.errors import Unavailable
-from domain.ports import CachePort, Clock, HealthProbe, ItemRepository, OrderStreamPort
+from domain.ports import (
+    CachePort,
+    Clock,
+    HealthProbe,
+    ItemRepository,
+    MetricsPort,
+    MetricsSharePort,
+    OrderStatsPort,
+    OrderStreamPort,
+    ShutdownSignal,
+    UpstreamPort,
+)
+from infrastructure.clock import MonotonicClock
 from infrastructure.memory.cache import CacheManager
+from infrastructure.memory.metrics import InMemoryMetrics
+from infrastructure.memory.upstream import SimulatedUpstream
+from infrastructure.process import SignalShutdown
 from infrastructure.redis.cache import RedisCache, make_redis_client
+from infrastructure.redis.metrics import RedisMetricsShare
 from infrastructure.sqla.engine import SqlaHealthProbe, is_sqlite, make_engine
 from infrastructure.sqla.items import SqlaItemRepository
+from infrastructure.sqla.order_stats import SqlaOrderStats
 from infrastructure.sqla.orders import SqliteOrderStream
 from presentation.settings import Settings
 
@@ -106,12 +126,59 @@ class UseCaseProvider(Provider):
         """Batch size and concurrency cap of exports."""
         return ExportLimits(batch_size=settings.export_batch_size, max_concurrent=settings.export_max_concurrent)
 
+    clock = provide(MonotonicClock, provides=Clock)
+    shutdown = provide(SignalShutdown)
+    shutdown_signal = alias(source=SignalShutdown, provides=ShutdownSignal)
+
+
+class ProfilingProvider(Provider):
+    """The request metrics, the /metrics use cases and the deliberately slow endpoints."""
+
+    scope = Scope.APP
+    settings = from_context(provides=Settings)
+    use_cases = provide_all(
+        GetMetrics, GetPrometheusMetrics, PublishMetrics, MetricsStates, ShareFaults, CallSlowUpstream
+    )
+
     @provide
-    def clock(self) -> Clock:
-        """Monotonic seconds."""
-        return time.monotonic
+    def metrics(self, clock: Clock, settings: Settings) -> MetricsPort:
+        """Request metrics of this process over the configured window, named after its host and pid."""
+        return InMemoryMetrics(
+            clock, window_s=settings.metrics_window_s, process=f"{socket.gethostname()}:{os.getpid()}"
+        )
+
+    @provide
+    async def metrics_share(self, settings: Settings) -> AsyncIterator[MetricsSharePort | None]:
+        """The processes' metrics shared through Redis when PERFSHOP_REDIS_URL is set; none otherwise."""
+        if settings.redis_url is None:
+            yield None
+            return
+        # Short timeouts: a slow Redis must not hold up /metrics, which then answers for this process alone.
+        client = make_redis_client(settings.redis_url, 1.0, read_timeout=1.0)
+        yield RedisMetricsShare(client, prefix=settings.redis_prefix, expiry_s=3 * settings.metrics_publish_s)
+        await client.aclose()
+
+    @provide
+    def order_stats(self, engine: AsyncEngine) -> OrderStatsPort:
+        """Aggregates over the orders in the database."""
+        return SqlaOrderStats(engine)
+
+    @provide
+    def upstream(self) -> UpstreamPort:
+        """The simulated slow upstream service (500 ms)."""
+        return SimulatedUpstream(latency_s=0.5)
+
+    @provide
+    def slow_query(self, stats: OrderStatsPort, clock: Clock) -> RunSlowQuery:
+        """The slow query's use case (at least 200 ms)."""
+        return RunSlowQuery(stats, clock, target_s=0.2)
+
+    @provide
+    def serialize(self, clock: Clock, settings: Settings) -> SerializeLargePayload:
+        """The serialization endpoint's use case, with its payload size from the settings."""
+        return SerializeLargePayload(clock, rows=settings.slow_payload_rows, target_s=0.1)
 
 
 def providers_for(settings: Settings) -> list[Provider]:
     """The providers that wire the app for these settings."""
-    return [StorageProvider(), CacheProvider(), UseCaseProvider(), LitestarProvider()]
+    return [StorageProvider(), CacheProvider(), UseCaseProvider(), ProfilingProvider(), LitestarProvider()]

@@ -38,12 +38,21 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     cache_item_ttl: Annotated[float, Meta(gt=0)] = 120
     cache_list_ttl: Annotated[float, Meta(gt=0)] = 60
     admin_token: Annotated[str, Meta(min_length=16, description="at least 16 characters")] | None = None
+    metrics_token: Annotated[str, Meta(min_length=16, description="at least 16 characters")] | None = None
+
+    profiling: bool = True
+    slow_request_ms: Annotated[float, Meta(ge=0)] = 300.0
+    metrics_window_s: Annotated[int, Meta(ge=1, le=3600)] = 60
+    slow_payload_rows: Annotated[int, Meta(ge=1, le=10_000_000)] = 300_000
+
     redis_url: Annotated[str, Meta(pattern="^rediss?://", description="a redis:// or rediss:// URL")] | None = None
+    # Letters, digits and _ . - only: the prefix goes into SCAN patterns, where * ? [ would match other keys.
     redis_prefix: Annotated[str, Meta(pattern="^[A-Za-z0-9_.-]{1,64}$", description="letters, digits, _ . -")] = (
         "perfshop"
     )
     redis_timeout_ms: Annotated[int, Meta(ge=1, le=10_000)] = 50
     cache_l1_ttl: Annotated[float, Meta(ge=0, le=3600)] = 5
+    metrics_publish_s: Annotated[float, Meta(gt=0, le=3600)] = 1.0
 
     def __post_init__(self) -> None:
         # msgspec reports a ValueError raised here with the path after " - at ", like its own errors.

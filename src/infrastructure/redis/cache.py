@@ -33,11 +33,15 @@ _MISSING: Any = object()
 _SPARE_CONNECTIONS = 4
 
 
-def make_redis_client(url: str, timeout: float, calls: int = 64) -> "Redis":
-    """A client for RedisCache making at most `calls` calls at once (its pool keeps room for the subscription and
-    the upkeep), with no retries of its own: the cache fails open instead."""
+def make_redis_client(url: str, timeout: float, calls: int = 64, read_timeout: float | None = None) -> "Redis":
+    """A client for the Redis adapters: connects within `timeout`, no retries of its own (the callers fail open
+    instead); its pool holds `calls` connections, plus room for a subscription and the upkeep."""
     pool = ConnectionPool.from_url(
-        url, max_connections=calls + _SPARE_CONNECTIONS, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        url,
+        max_connections=calls + _SPARE_CONNECTIONS,
+        socket_connect_timeout=timeout,
+        socket_timeout=read_timeout,
+        retry=Retry(NoBackoff(), 0),
     )
     return Redis(connection_pool=pool)
 

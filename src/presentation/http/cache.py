@@ -1,20 +1,16 @@
 """HTTP side of the cache: statistics, admin invalidation behind a bearer token, the X-Cache header."""
 
-import hmac
-from typing import Annotated, Any
+from typing import Annotated
 
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, delete, get
-from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
-from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_401_UNAUTHORIZED, HTTP_403_FORBIDDEN
 
 from application.caching import GetCacheStats, Invalidated, InvalidateKey, InvalidateTag
 from domain.caching import CacheStats, StatsScope
+from presentation.http.auth import admin_only
 from presentation.http.errors import error_spec
-from presentation.settings import Settings
 
 ADMIN_ERRORS = {
     HTTP_401_UNAUTHORIZED: error_spec("Missing or wrong bearer token"),
@@ -25,16 +21,6 @@ ADMIN_ERRORS = {
 def x_cache(hit: bool) -> dict[str, str]:
     """The `X-Cache` response header: HIT when the body came from the cache."""
     return {"X-Cache": "HIT" if hit else "MISS"}
-
-
-async def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Let through only `Authorization: Bearer <PERFSHOP_ADMIN_TOKEN>`; 403 while no token is configured."""
-    settings: Settings = await connection.app.state.dishka_container.get(Settings)
-    if settings.admin_token is None:
-        raise PermissionDeniedException("admin operations are disabled: PERFSHOP_ADMIN_TOKEN is not set")
-    scheme, _sep, token = connection.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), settings.admin_token.encode()):
-        raise NotAuthorizedException("a valid admin bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
 
 class CacheController(Controller):
@@ -49,8 +35,8 @@ class CacheController(Controller):
         self,
         get_stats: FromDishka[GetCacheStats],
         stats_scope: Annotated[
-            StatsScope, QueryParameter(name="scope", description="this instance, or every instance on the cache")
-        ] = "instance",
+            StatsScope, QueryParameter(name="scope", description="this process, or every process sharing the cache")
+        ] = "local",
     ) -> CacheStats:
         """Hits, misses, hit rate, latencies, invalidations, evictions, loads and keys since start."""
         return await get_stats(stats_scope)

@@ -1,0 +1,150 @@
+# 실행 방법: uv run python bench/metrics_publish_bench.py [--rounds 5] [--cycles 30] [--smoke]
+"""CPU cost of publishing this process's metrics to Redis every second, and of merging 8 processes' states.
+
+Everything runs in this process against the real Redis (127.0.0.1:6379, or BENCH_REDIS_URL), pinned to core 1
+when the machine has one: `time.process_time()` around each publish cycle (taking the state, encoding it,
+one pipelined round trip), between cycles one more second of traffic is recorded (not timed). Beside it, in
+the same rounds (rotated): the state alone, and a dense encoding (every bucket of every histogram) to show what
+the sparse bucket maps save. At one publication per second, the CPU seconds of one cycle are the share of a core.
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from domain.histogram import Histogram
+from domain.metrics import ProcessMetrics
+from domain.metrics_report import report
+from infrastructure.memory.metrics import InMemoryMetrics
+from infrastructure.redis.metrics import RedisMetricsShare
+from profiling_bench import SteppingClock, fill
+
+ENDPOINTS = 50
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def dense(state: ProcessMetrics) -> bytes:
+    """The same state with full bucket arrays instead of sparse maps: what sparse encoding avoids."""
+    endpoints = {
+        name: [
+            endpoint.count,
+            Histogram.of(endpoint.buckets).counts,
+            Histogram.of(endpoint.window_buckets).counts,
+            [(s.status_class, s.count, s.sum_s, s.buckets) for s in endpoint.series],
+        ]
+        for name, endpoint in state.endpoints.items()
+    }
+    return msgspec.msgpack.encode([state.process, state.uptime_s, endpoints])
+
+
+async def main(rounds: int, cycles: int, per_second: int) -> None:
+    client = Redis.from_url(REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as error:
+        print(f"Redis at {REDIS_URL} is not reachable ({type(error).__name__}): Redis rows skipped")
+        client = None
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    rng = random.Random(1)
+    clock = SteppingClock()
+    metrics = InMemoryMetrics(clock, window_s=60, process="bench")
+    fill(metrics, clock, per_second * 60, ENDPOINTS, rng)  # a full 60 s window at `per_second` requests/s
+    share = RedisMetricsShare(client, prefix, expiry_s=3) if client else None
+
+    async def state_only() -> int:
+        return len(metrics.state().endpoints)
+
+    async def state_and_encode() -> int:
+        return len(msgspec.msgpack.encode(metrics.state()))
+
+    async def publish() -> int:
+        assert share is not None
+        await share.publish(metrics.state())
+        return 0
+
+    async def publish_dense() -> int:
+        assert client is not None
+        await client.set(f"{prefix}:dense", dense(metrics.state()), px=3000)
+        return 0
+
+    variants: dict[str, Callable[[], Awaitable[int]]] = {"state only": state_only, "state + msgpack": state_and_encode}
+    if share:
+        variants |= {"publish (sparse, ours)": publish, "publish (dense buckets)": publish_dense}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
+    wall: dict[str, list[float]] = {name: [] for name in variants}
+    order = list(variants)
+    for round_ in range(rounds):
+        rotated = order[round_ % len(order) :] + order[: round_ % len(order)]
+        for name in rotated:
+            cpu_total = wall_total = 0.0
+            for _ in range(cycles):
+                fill(metrics, clock, per_second, ENDPOINTS, rng)  # one more second of traffic, not timed
+                started_cpu, started_wall = time.process_time(), time.perf_counter()
+                await variants[name]()
+                cpu_total += time.process_time() - started_cpu
+                wall_total += time.perf_counter() - started_wall
+            cpu[name].append(cpu_total / cycles)
+            wall[name].append(wall_total / cycles)
+
+    sparse_bytes = len(msgspec.msgpack.encode(metrics.state()))
+    dense_bytes = len(dense(metrics.state()))
+    ours = statistics.median(cpu["publish (sparse, ours)"]) if share else None
+    print(f"\n{ENDPOINTS} endpoints, {per_second} requests/s recorded, {rounds} rounds x {cycles} cycles (medians)")
+    print("\n| variant | CPU ms per cycle | CPU share of one core at 1 s | wall ms per cycle | ratio to ours |")
+    print("|---|---:|---:|---:|---:|")
+    for name in variants:
+        cpu_ms = statistics.median(cpu[name]) * 1000
+        ratio = f"{cpu_ms / (ours * 1000):.2f}x" if ours else "–"
+        print(f"| {name} | {cpu_ms:.2f} | {cpu_ms / 10:.3f} % | {statistics.median(wall[name]) * 1000:.2f} | {ratio} |")
+    print(f"\nencoded state: {sparse_bytes:,} bytes sparse, {dense_bytes:,} bytes dense")
+    if ours is not None:
+        verdict = "meets" if ours <= 0.010 else f"misses by {ours / 0.010:.1f}x"
+        print(f"target <= 1 % of one core at a 1 s interval: {ours * 100:.3f} % ({verdict})")
+    if share and client:
+        await read_rows(share, metrics, rounds)
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+async def read_rows(share: RedisMetricsShare, metrics: InMemoryMetrics, rounds: int) -> None:
+    """Time a cluster read: this process's state, 7 published ones from Redis, merged into the report."""
+    own = metrics.state()
+    for i in range(7):
+        await share.publish(msgspec.structs.replace(own, process=f"peer-{i}"))
+    cpu_times, wall_times = [], []
+    for _ in range(max(rounds, 5)):
+        started_cpu, started_wall = time.process_time(), time.perf_counter()
+        states = [metrics.state(), *(state for state in await share.live() if state.process != "bench")]
+        document = report(states, scope="cluster")
+        cpu_times.append(time.process_time() - started_cpu)
+        wall_times.append(time.perf_counter() - started_wall)
+    assert document.processes == 8
+    print("\n| cluster read | processes x endpoints | CPU ms (median) | wall ms (median) |")
+    print("|---|---:|---:|---:|")
+    cpu_ms, wall_ms = statistics.median(cpu_times) * 1000, statistics.median(wall_times) * 1000
+    print(f"| state + Redis read + merge + report | 8 x {ENDPOINTS} | {cpu_ms:.2f} | {wall_ms:.2f} |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cycles", type=int, default=30)
+    parser.add_argument("--per-second", type=int, default=1000, help="requests recorded per simulated second")
+    parser.add_argument("--smoke", action="store_true", help="seconds, not minutes: few cycles")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})  # away from core 0, where the servers of the other benchmarks run
+    if args.smoke:
+        args.rounds, args.cycles, args.per_second = 2, 2, 200
+    asyncio.run(main(args.rounds, args.cycles, args.per_second))

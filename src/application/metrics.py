@@ -1,0 +1,140 @@
+"""Use cases reading the request metrics (this process's or every live process's) and publishing this process's."""
+
+import logging
+from typing import Literal
+
+from domain.errors import InvalidInput, Unavailable
+from domain.metrics import EXPOSED_BOUNDS, MetricsReport, ProcessMetrics, split_endpoint
+from domain.metrics_report import report
+from domain.ports import Clock, MetricsPort, MetricsSharePort
+
+logger = logging.getLogger("perfshop.metrics")
+
+Scope = Literal["local", "cluster"]
+
+_REQUESTS = "perfshop_http_requests_total"
+_DURATION = "perfshop_http_request_duration_seconds"
+_WARN_EVERY_S = 60.0
+
+
+class ShareFaults:
+    """Logs a fault of the metrics share as a WARNING at most once a minute, counting the ones held back."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._next = float("-inf")
+        self._held = 0
+
+    def warn(self, doing: str, error: Unavailable) -> None:
+        """Note one fault; log it unless another was logged during the last minute."""
+        now = self._clock()
+        if now < self._next:
+            self._held += 1
+            return
+        held, self._held, self._next = self._held, 0, now + _WARN_EVERY_S
+        logger.warning("metrics share: %s failed: %s (%d more faults in the last minute)", doing, error, held)
+
+
+class MetricsStates:
+    """The states a read covers: this process's live one, plus every other live process's published one.
+
+    The answering process counts its own requests from memory, never from what it published, and every
+    other process from its latest publication, so no request is counted twice.
+    """
+
+    def __init__(self, metrics: MetricsPort, share: MetricsSharePort | None, faults: ShareFaults) -> None:
+        self._metrics = metrics
+        self._share = share
+        self._faults = faults
+
+    async def __call__(self, scope: Scope | None) -> tuple[list[ProcessMetrics], Scope, str | None]:
+        """(states, scope served, why a cluster read fell back to this process); the default is the widest."""
+        own = self._metrics.state()
+        if self._share is None:
+            if scope == "cluster":
+                raise InvalidInput("scope", "scope=cluster needs PERFSHOP_REDIS_URL: this process shares no metrics")
+            return [own], "local", None
+        if scope == "local":
+            return [own], "local", None
+        try:
+            published = await self._share.live()
+        except Unavailable as error:
+            self._faults.warn("reading", error)
+            return [own], "local", f"the metrics share is unavailable ({error}); this process only"
+        return [own, *(state for state in published if state.process != own.process)], "cluster", None
+
+
+class GetMetrics:
+    """Per-endpoint lifetime and window figures, the five slowest endpoints and the request rates."""
+
+    def __init__(self, states: MetricsStates) -> None:
+        self._states = states
+
+    async def __call__(self, scope: Scope | None = None) -> MetricsReport:
+        states, served, error = await self._states(scope)
+        return report(states, scope=served, cluster_error=error)
+
+
+class GetPrometheusMetrics:
+    """The same figures in the Prometheus text format 0.0.4, one series set per process."""
+
+    def __init__(self, states: MetricsStates) -> None:
+        self._states = states
+
+    async def __call__(self, scope: Scope | None = None) -> str:
+        states, _, _ = await self._states(scope)
+        return prometheus_text(states)
+
+
+class PublishMetrics:
+    """Publish this process's state for the other processes' readers; a share fault is logged, never raised."""
+
+    def __init__(self, metrics: MetricsPort, share: MetricsSharePort | None, faults: ShareFaults) -> None:
+        self._metrics = metrics
+        self._share = share
+        self._faults = faults
+
+    async def __call__(self) -> None:
+        if self._share is None:
+            return
+        try:
+            await self._share.publish(self._metrics.state())
+        except Unavailable as error:
+            self._faults.warn("publishing", error)
+
+
+def prometheus_text(states: list[ProcessMetrics]) -> str:
+    """A request counter and a duration histogram by process, method, route template and status class."""
+    counter = [
+        f"# HELP {_REQUESTS} Requests answered, by process, method, route template and status class.",
+        f"# TYPE {_REQUESTS} counter",
+    ]
+    histogram = [
+        f"# HELP {_DURATION} Time until the last byte of the response, by process, method, route template and "
+        "status class.",
+        f"# TYPE {_DURATION} histogram",
+    ]
+    uptime = [
+        "# HELP perfshop_uptime_seconds Seconds since the process's metrics started.",
+        "# TYPE perfshop_uptime_seconds gauge",
+    ]
+    for state in sorted(states, key=lambda one: one.process):
+        process = f'process="{_escape(state.process)}"'
+        for endpoint, data in sorted(state.endpoints.items()):
+            method, route = split_endpoint(endpoint)
+            for series in data.series:
+                where = f'method="{_escape(method)}",route="{_escape(route)}"'
+                labels = f'{process},{where},status_class="{series.status_class}"'
+                counter.append(f"{_REQUESTS}{{{labels}}} {series.count}")
+                cumulative = 0
+                for bound, count in zip((*map(repr, EXPOSED_BOUNDS), "+Inf"), series.buckets, strict=True):
+                    cumulative += count
+                    histogram.append(f'{_DURATION}_bucket{{{labels},le="{bound}"}} {cumulative}')
+                histogram.append(f"{_DURATION}_sum{{{labels}}} {series.sum_s!r}")
+                histogram.append(f"{_DURATION}_count{{{labels}}} {series.count}")
+        uptime.append(f"perfshop_uptime_seconds{{{process}}} {state.uptime_s!r}")
+    return "\n".join([*counter, *histogram, *uptime]) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -1,0 +1,245 @@
+"""Request samples, their per-endpoint recording in constant memory (lifetime and sliding-window histograms,
+status classes), and the mergeable state and report documents built from it."""
+
+from bisect import bisect_left
+
+from msgspec import Struct
+
+from domain.histogram import Histogram, bucket_of
+
+UNMATCHED = "<unmatched>"
+PERCENTS = (50, 95, 99)
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
+# Upper bounds (seconds) of the exposed duration buckets: endpoints of about 100, 200 and 500 ms fall into
+# different buckets even when they run 15 % slow or fast, and 0.3 s is the default slow-request threshold.
+EXPOSED_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.15, 0.3, 0.45, 0.75, 1.0, 2.5, 5.0, 10.0)
+
+
+class RequestSample(Struct, frozen=True, gc=False):
+    """One finished request: `endpoint` is "METHOD /route/{template}" or UNMATCHED; times in seconds."""
+
+    endpoint: str
+    status: int
+    seconds: float  # until the last byte of the response was handed to the server
+    ttfb: float | None = None  # until the first body byte, for streamed responses only
+
+
+class WindowSummary(Struct, frozen=True):
+    """Figures over the sliding window only."""
+
+    count: int
+    avg_ms: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    rps: float
+
+
+class EndpointSummary(Struct, frozen=True, omit_defaults=True):
+    """Lifetime figures of one endpoint (total time to the last byte), its status classes and its window."""
+
+    count: int
+    avg_ms: float
+    min_ms: float
+    max_ms: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    status: dict[str, int]
+    window: WindowSummary
+    ttfb_p50_ms: float | None = None
+    ttfb_p95_ms: float | None = None
+    ttfb_p99_ms: float | None = None
+
+
+class SlowEndpoint(Struct, frozen=True):
+    """An endpoint and its lifetime average."""
+
+    endpoint: str
+    avg_ms: float
+
+
+class StatusSeries(Struct, frozen=True, array_like=True):
+    """Requests of one endpoint and status class: count, summed seconds and counts per EXPOSED_BOUNDS bucket."""
+
+    status_class: str
+    count: int
+    sum_s: float
+    buckets: tuple[int, ...]  # one per bound, then the overflow (+Inf) bucket; not cumulative
+
+
+class EndpointState(Struct, frozen=True, array_like=True, omit_defaults=True):
+    """One endpoint's mergeable figures: sums, extremes and sparse histogram buckets ({index: count}), no samples.
+
+    The window part is as of the moment the state was taken; `window_rps` is its count over the process's own
+    window span, so the rates of several processes add up even when they started at different times.
+    """
+
+    count: int
+    micros: int
+    min_us: int
+    max_us: int
+    buckets: dict[int, int]
+    window_count: int
+    window_micros: int
+    window_buckets: dict[int, int]
+    window_rps: float
+    series: tuple[StatusSeries, ...]
+    ttfb: dict[int, int] | None = None
+
+
+class ProcessMetrics(Struct, frozen=True, array_like=True):
+    """Everything one process has recorded, as of one instant: what it publishes for the others to merge."""
+
+    process: str
+    uptime_s: float
+    window_s: int
+    endpoints: dict[str, EndpointState]
+
+
+class MetricsReport(Struct, frozen=True):
+    """The /metrics document: the brief's keys first, then rates, uptime, window and which processes it covers.
+
+    Over several processes `rps` and `rps_window` are the sums of each process's own rates, `uptime_s` is the
+    oldest live process's uptime, and `processes` counts the live processes merged. `cluster_error` says why a
+    cluster read fell back to this process alone.
+    """
+
+    endpoints: dict[str, EndpointSummary]
+    top_5_slowest: list[SlowEndpoint]
+    rps: float
+    rps_window: float
+    uptime_s: float
+    window_s: int
+    scope: str = "local"
+    processes: int = 1
+    cluster_error: str | None = None
+
+
+def split_endpoint(endpoint: str) -> tuple[str, str]:
+    """(method, route template) of an endpoint key; UNMATCHED has the method "*"."""
+    method, _, route = endpoint.partition(" ")
+    return ("*", UNMATCHED) if endpoint == UNMATCHED else (method, route)
+
+
+class _Second:
+    __slots__ = ("buckets", "count", "micros", "second")
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.count = 0
+        self.micros = 0
+        self.buckets: dict[int, int] = {}
+
+
+class SlidingWindow:
+    """The last `seconds` whole seconds (the current one included): one sparse slot per second feeding a histogram.
+
+    A slot that falls out of the window subtracts its few buckets from the histogram, so reading the window
+    costs the same as reading the lifetime histogram, whatever the traffic.
+    """
+
+    __slots__ = ("count", "histogram", "micros", "seconds", "slots")
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+        self.slots = [_Second() for _ in range(seconds)]
+        self.histogram = Histogram()
+        self.count = 0
+        self.micros = 0
+
+    def add(self, second: int, index: int, micros: int) -> None:
+        """Count one value of bucket `index` in `second` (seconds never go backwards)."""
+        slot = self.slots[second % self.seconds]
+        if slot.second != second:
+            self._drop(slot)
+            slot.second = second
+        slot.count += 1
+        slot.micros += micros
+        slot.buckets[index] = slot.buckets.get(index, 0) + 1
+        self.histogram.add(index)
+        self.count += 1
+        self.micros += micros
+
+    def advance(self, second: int) -> None:
+        """Forget the slots older than the window ending at `second`."""
+        oldest = second - self.seconds
+        for slot in self.slots:
+            if slot.count and slot.second <= oldest:
+                self._drop(slot)
+
+    def _drop(self, slot: _Second) -> None:
+        for index, times in slot.buckets.items():
+            self.histogram.add(index, -times)
+        self.count -= slot.count
+        self.micros -= slot.micros
+        slot.count = slot.micros = 0
+        slot.buckets = {}
+
+
+class EndpointStats:
+    """Everything kept about one endpoint; memory does not grow with the number of requests."""
+
+    __slots__ = ("count", "histogram", "max_us", "micros", "min_us", "series", "ttfb", "window")
+
+    def __init__(self, window_s: int) -> None:
+        self.count = 0
+        self.micros = 0
+        self.min_us = 0
+        self.max_us = 0
+        self.histogram = Histogram()
+        self.window = SlidingWindow(window_s)
+        self.ttfb: Histogram | None = None
+        self.series: dict[int, _Series] = {}  # by status // 100
+
+    def record(self, sample: RequestSample, second: int) -> None:
+        """Add one request that finished during `second`."""
+        micros = round(sample.seconds * 1_000_000)
+        index = bucket_of(micros)
+        if not self.count or micros < self.min_us:
+            self.min_us = micros
+        if micros > self.max_us:
+            self.max_us = micros
+        self.count += 1
+        self.micros += micros
+        self.histogram.add(index)
+        self.window.add(second, index, micros)
+        series = self.series.get(sample.status // 100) or self.series.setdefault(sample.status // 100, _Series())
+        series.count += 1
+        series.seconds += sample.seconds
+        series.buckets[bisect_left(EXPOSED_BOUNDS, sample.seconds)] += 1
+        if sample.ttfb is not None:
+            ttfb = self.ttfb or Histogram()
+            ttfb.add(bucket_of(round(sample.ttfb * 1_000_000)))
+            self.ttfb = ttfb
+
+    def state(self, second: int, window_span: float) -> EndpointState:
+        """The mergeable figures as of `second`; the window rate is over `window_span` seconds."""
+        window = self.window
+        window.advance(second)
+        series = tuple(
+            StatusSeries(status_class=f"{hundreds}xx", count=one.count, sum_s=one.seconds, buckets=tuple(one.buckets))
+            for hundreds, one in sorted(self.series.items())
+        )
+        return EndpointState(
+            count=self.count,
+            micros=self.micros,
+            min_us=self.min_us,
+            max_us=self.max_us,
+            buckets=self.histogram.sparse(),
+            window_count=window.count,
+            window_micros=window.micros,
+            window_buckets=window.histogram.sparse(),
+            window_rps=window.count / window_span if window_span > 0 else 0.0,
+            series=series,
+            ttfb=self.ttfb.sparse() if self.ttfb else None,
+        )
+
+
+class _Series:
+    __slots__ = ("buckets", "count", "seconds")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+        self.buckets = [0] * (len(EXPOSED_BOUNDS) + 1)

@@ -1,0 +1,139 @@
+"""The figures of one or several processes' metrics states: bucket-wise merging, percentiles, rates, top-N."""
+
+from collections.abc import Iterable, Sequence
+
+from domain.histogram import Histogram
+from domain.metrics import (
+    PERCENTS,
+    STATUS_CLASSES,
+    EndpointState,
+    EndpointSummary,
+    MetricsReport,
+    ProcessMetrics,
+    SlowEndpoint,
+    StatusSeries,
+    WindowSummary,
+)
+
+
+def slowest(endpoints: dict[str, EndpointSummary], n: int) -> list[SlowEndpoint]:
+    """The `n` endpoints with the highest average time, slowest first."""
+    ranked = sorted(endpoints.items(), key=lambda item: item[1].avg_ms, reverse=True)
+    return [SlowEndpoint(endpoint=name, avg_ms=summary.avg_ms) for name, summary in ranked[:n]]
+
+
+def report(
+    states: Sequence[ProcessMetrics], *, scope: str = "local", cluster_error: str | None = None, top: int = 5
+) -> MetricsReport:
+    """The /metrics document of these processes (at least one): each endpoint merged over all of them.
+
+    A process's lifetime rate is its requests over its uptime; the rates of several processes add up.
+    """
+    grouped: dict[str, list[EndpointState]] = {}
+    for state in states:
+        for name, endpoint in state.endpoints.items():
+            grouped.setdefault(name, []).append(endpoint)
+    endpoints = {name: summarize(merge(group)) for name, group in grouped.items()}
+    rps = sum(_rate(sum(e.count for e in state.endpoints.values()), state.uptime_s) for state in states)
+    return MetricsReport(
+        endpoints=endpoints,
+        top_5_slowest=slowest(endpoints, top),
+        rps=round(rps, 3),
+        rps_window=round(sum(e.window_rps for state in states for e in state.endpoints.values()), 3),
+        uptime_s=round(max(state.uptime_s for state in states), 3),
+        window_s=states[0].window_s,
+        scope=scope,
+        processes=len(states),
+        cluster_error=cluster_error,
+    )
+
+
+def merge(states: Sequence[EndpointState]) -> EndpointState:
+    """One endpoint's states of several processes added up: counts and buckets summed, extremes kept."""
+    if len(states) == 1:
+        return states[0]
+    seen = [state for state in states if state.count]
+    ttfbs = [state.ttfb for state in states if state.ttfb]
+    return EndpointState(
+        count=sum(state.count for state in states),
+        micros=sum(state.micros for state in states),
+        min_us=min((state.min_us for state in seen), default=0),
+        max_us=max((state.max_us for state in seen), default=0),
+        buckets=_add(state.buckets for state in states),
+        window_count=sum(state.window_count for state in states),
+        window_micros=sum(state.window_micros for state in states),
+        window_buckets=_add(state.window_buckets for state in states),
+        window_rps=sum(state.window_rps for state in states),
+        series=_merge_series(series for state in states for series in state.series),
+        ttfb=_add(ttfbs) if ttfbs else None,
+    )
+
+
+def summarize(state: EndpointState) -> EndpointSummary:
+    """An endpoint's lifetime and window figures (times to the last byte, in ms) and its status classes."""
+    p50, p95, p99 = (_clamp(state, value) for value in Histogram.of(state.buckets).percentiles(PERCENTS))
+    w50, w95, w99 = (_ms(_clamp(state, value)) for value in Histogram.of(state.window_buckets).percentiles(PERCENTS))
+    ttfb = Histogram.of(state.ttfb).percentiles(PERCENTS) if state.ttfb else [None, None, None]
+    t50, t95, t99 = (_ms(value) for value in ttfb)
+    status = dict.fromkeys(STATUS_CLASSES, 0)
+    status.update((series.status_class, series.count) for series in state.series)
+    count = state.window_count
+    return EndpointSummary(
+        count=state.count,
+        avg_ms=round(state.micros / state.count / 1000, 3) if state.count else 0.0,
+        min_ms=state.min_us / 1000,
+        max_ms=state.max_us / 1000,
+        p50_ms=_ms(p50) or 0.0,
+        p95_ms=_ms(p95) or 0.0,
+        p99_ms=_ms(p99) or 0.0,
+        status=status,
+        window=WindowSummary(
+            count=count,
+            avg_ms=_ms(state.window_micros / count) if count else None,
+            p50_ms=w50,
+            p95_ms=w95,
+            p99_ms=w99,
+            rps=round(state.window_rps, 3),
+        ),
+        ttfb_p50_ms=t50,
+        ttfb_p95_ms=t95,
+        ttfb_p99_ms=t99,
+    )
+
+
+def _add(maps: Iterable[dict[int, int]]) -> dict[int, int]:
+    total: dict[int, int] = {}
+    for buckets in maps:
+        for index, times in buckets.items():
+            total[index] = total.get(index, 0) + times
+    return total
+
+
+def _merge_series(all_series: Iterable[StatusSeries]) -> tuple[StatusSeries, ...]:
+    merged: dict[str, StatusSeries] = {}
+    for series in all_series:
+        known = merged.get(series.status_class)
+        merged[series.status_class] = (
+            series
+            if known is None
+            else StatusSeries(
+                status_class=series.status_class,
+                count=known.count + series.count,
+                sum_s=known.sum_s + series.sum_s,
+                buckets=tuple(mine + theirs for mine, theirs in zip(known.buckets, series.buckets, strict=True)),
+            )
+        )
+    return tuple(merged[name] for name in sorted(merged))
+
+
+def _clamp(state: EndpointState, micros: float | None) -> float | None:
+    # An interpolated estimate never leaves the range of the values actually seen.
+    return None if micros is None else min(max(micros, state.min_us), state.max_us)
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else 0.0
+
+
+def _ms(micros: float | None) -> float | None:
+    return None if micros is None else round(micros / 1000, 3)

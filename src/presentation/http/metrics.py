@@ -1,0 +1,42 @@
+"""The request metrics as JSON and in the Prometheus text format."""
+
+from typing import Annotated
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, get
+from litestar.params import QueryParameter
+
+from application.metrics import GetMetrics, GetPrometheusMetrics, Scope
+from domain.metrics import MetricsReport
+from presentation.http.auth import metrics_viewers
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+ScopeParameter = Annotated[
+    Scope | None,
+    QueryParameter(
+        name="scope",
+        description="`local`: this process alone; `cluster` (the default when PERFSHOP_REDIS_URL is set): "
+        "every live process, merged.",
+    ),
+]
+
+
+class MetricsController(Controller):
+    """Per-endpoint timings recorded by the profiling middleware."""
+
+    path = "/metrics"
+    guards = [metrics_viewers]  # noqa: RUF012 - Litestar declares it as a plain list
+    tags = ["metrics"]  # noqa: RUF012 - Litestar declares it as a plain list
+
+    @get("/")
+    @inject
+    async def metrics(self, get_metrics: FromDishka[GetMetrics], wanted: ScopeParameter = None) -> MetricsReport:
+        """Lifetime and window figures per endpoint, the five slowest endpoints and the request rates."""
+        return await get_metrics(wanted)
+
+    @get("/prometheus", media_type=PROMETHEUS_TEXT)
+    @inject
+    async def prometheus(self, get_text: FromDishka[GetPrometheusMetrics], wanted: ScopeParameter = None) -> str:
+        """Request counter and duration histogram by process, method, route template and status class."""
+        return await get_text(wanted)

@@ -1,0 +1,79 @@
+"""RedisMetricsShare against the real Redis: states round-trip exactly, expire after their interval, faults map."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+from domain.errors import Unavailable
+from domain.metrics import ProcessMetrics, RequestSample
+from infrastructure.memory.metrics import InMemoryMetrics
+from infrastructure.redis.metrics import RedisMetricsShare
+from tests.fakes import FakeClock
+from tests.servers import free_port
+from tests.services import REDIS_URL, fresh_redis_prefix
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    with fresh_redis_prefix("share") as prefix:
+        yield prefix
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+def state_of(process: str, requests: int) -> ProcessMetrics:
+    clock = FakeClock()
+    metrics = InMemoryMetrics(clock, process=process)
+    for i in range(requests):
+        metrics.record(RequestSample(endpoint=f"GET /e{i % 3}", status=200 + i % 4 * 100, seconds=i / 1000, ttfb=0.001))
+    clock.advance(5)
+    return metrics.state()
+
+
+async def test_published_states_come_back_exactly(client: Redis, prefix: str) -> None:
+    share = RedisMetricsShare(client, prefix, expiry_s=30)
+    states = [state_of("a", 50), state_of("b", 70)]
+    for state in states:
+        await share.publish(state)
+
+    assert sorted(await share.live(), key=lambda state: state.process) == states
+
+
+async def test_a_process_that_stops_publishing_drops_out_after_its_expiry(client: Redis, prefix: str) -> None:
+    interval = 0.1
+    share = RedisMetricsShare(client, prefix, expiry_s=3 * interval)
+    started = time.monotonic()
+    await share.publish(state_of("stopped", 1))
+    seen_with = {state.process for state in await share.live()}
+    deadline = started + 10
+    while time.monotonic() < deadline:
+        await share.publish(state_of("running", 1))  # the other process keeps publishing
+        live = {state.process for state in await share.live()}
+        if "stopped" not in live:
+            break
+        await asyncio.sleep(interval)
+
+    assert seen_with == {"stopped"}
+    assert live == {"running"}
+    assert time.monotonic() - started >= 3 * interval
+    assert await client.smembers(f"{prefix}:metrics:processes") == {b"running"}  # the index forgot it too
+
+
+async def test_an_unreachable_redis_is_unavailable() -> None:
+    client = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
+    share = RedisMetricsShare(client, "nowhere", expiry_s=3)
+    try:
+        with pytest.raises(Unavailable):
+            await share.publish(state_of("a", 1))
+        with pytest.raises(Unavailable):
+            await share.live()
+    finally:
+        await client.aclose()
