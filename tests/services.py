@@ -3,6 +3,7 @@
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -121,9 +122,20 @@ class PrivateRedis:
                 raise AssertionError(f"redis-server on port {self.port} did not start")
             time.sleep(0.05)
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open, nothing answers."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a frozen server run again."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """Stop the server and reap it."""
         if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)  # a frozen server would not act on SIGTERM
             self._process.terminate()
             self._process.wait(timeout=10)
             self._process = None

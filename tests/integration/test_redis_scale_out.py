@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from presentation.app import create_app
 from presentation.settings import Settings
 from tests.servers import free_port, start_uvicorn, stop, wait_healthy
-from tests.services import REDIS_URL, eventually, fresh_redis_prefix, private_redis
+from tests.services import REDIS_URL, PrivateRedis, eventually, fresh_redis_prefix, private_redis
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ async def test_a_write_on_one_instance_reaches_the_l1_of_another(tmp_path: Path,
 
 
 @pytest.fixture
-async def app_on_private_redis(tmp_path: Path, prefix: str) -> AsyncIterator[tuple[AsyncTestClient, object]]:  # type: ignore[type-arg]
+async def app_on_private_redis(tmp_path: Path, prefix: str) -> AsyncIterator[tuple[AsyncTestClient, PrivateRedis]]:  # type: ignore[type-arg]
     with private_redis(free_port()) as server:
         settings = Settings(
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'perfshop.db'}",
@@ -73,7 +73,7 @@ async def app_on_private_redis(tmp_path: Path, prefix: str) -> AsyncIterator[tup
 
 
 async def test_requests_are_served_from_the_database_while_redis_is_down_and_cached_again_after(
-    app_on_private_redis: tuple[AsyncTestClient, object],  # type: ignore[type-arg]
+    app_on_private_redis: tuple[AsyncTestClient, PrivateRedis],  # type: ignore[type-arg]
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     client, server = app_on_private_redis
@@ -96,12 +96,12 @@ async def test_requests_are_served_from_the_database_while_redis_is_down_and_cac
     workers = [asyncio.create_task(load()) for _ in range(4)]
     try:
         await asyncio.sleep(0.2)
-        server.stop()  # type: ignore[attr-defined]
+        server.stop()
         await eventually(lambda: client.get("/cache/stats"), lambda r: r.json()["backend_errors"] > 0)
         down = len(outcomes)
         await asyncio.sleep(1.5)
         during = outcomes[down:]
-        server.start()  # type: ignore[attr-defined]
+        server.start()
         restarted = time.monotonic()
         await eventually(lambda: client.get(path), lambda r: r.headers["x-cache"] == "HIT", within=5)
         assert time.monotonic() - restarted <= 5
@@ -118,7 +118,7 @@ async def test_requests_are_served_from_the_database_while_redis_is_down_and_cac
 
 
 async def test_cluster_statistics_come_from_redis_and_a_bad_scope_is_refused(
-    app_on_private_redis: tuple[AsyncTestClient, object],  # type: ignore[type-arg]
+    app_on_private_redis: tuple[AsyncTestClient, PrivateRedis],  # type: ignore[type-arg]
 ) -> None:
     client, _ = app_on_private_redis
     item = (await client.post("/items", json={"name": "lamp", "price": 2})).json()
@@ -128,3 +128,25 @@ async def test_cluster_statistics_come_from_redis_and_a_bad_scope_is_refused(
     refused = await client.get("/cache/stats", params={"scope": "galaxy"})
     assert refused.status_code == 400
     assert "scope" in refused.text
+
+
+async def test_a_frozen_redis_costs_each_request_at_most_a_timeout(
+    app_on_private_redis: tuple[AsyncTestClient, PrivateRedis],  # type: ignore[type-arg]
+) -> None:
+    client, server = app_on_private_redis
+    item = (await client.post("/items", json={"name": "lamp", "price": 2})).json()
+    path = f"/items/{item['id']}"
+    await client.get(path)
+    server.pause()  # slow rather than down: connections stay open and nothing answers
+    try:
+        timings = []
+        for _ in range(20):
+            started = time.monotonic()
+            response = await client.get(path)
+            timings.append(time.monotonic() - started)
+            assert response.status_code == 200
+        assert max(timings) < 1.0  # bounded by PERFSHOP_REDIS_TIMEOUT_MS, not by Redis
+        assert (await client.get("/cache/stats")).json()["backend_errors"] >= 1
+    finally:
+        server.resume()
+    await eventually(lambda: client.get(path), lambda r: r.headers["x-cache"] == "HIT", within=5)
