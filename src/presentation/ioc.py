@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from application.export import CountExport, ExportLimits, StreamingCSVExporter
 from application.health import CheckHealth
 from application.items import CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
-from domain.errors import Unavailable
 from domain.ports import Clock, HealthProbe, ItemRepository, OrderStreamPort
 from infrastructure.sqla.engine import SqlaHealthProbe, is_sqlite, make_engine
 from infrastructure.sqla.items import SqlaItemRepository
 from infrastructure.sqla.orders import SqliteOrderStream
+from infrastructure.sqla.pg_orders import PostgresOrderStream
 from presentation.settings import Settings
 
 
@@ -46,7 +46,7 @@ class StorageProvider(Provider):
         """Orders for export, encoded by the database."""
         if is_sqlite(engine):
             return SqliteOrderStream(engine)
-        raise Unavailable("the order export is not available on this database yet")
+        return PostgresOrderStream(engine)
 
 
 class UseCaseProvider(Provider):
