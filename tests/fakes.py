@@ -1,5 +1,6 @@
 """Fakes of the ports, for tests that need to control or observe an adapter."""
 
+import asyncio
 from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
 
@@ -8,7 +9,7 @@ from dishka import Provider, Scope, provide
 from domain.errors import Unavailable
 from domain.items import Item, ItemPage, ItemPatch, NewItem
 from domain.orders import Dialect, EncodedBatch, OrderRow, Period, encode_rows
-from domain.ports import ItemRepository, OrderStreamPort
+from domain.ports import Clock, ItemRepository, OrderStreamPort
 
 
 class FakeOrderStream(OrderStreamPort):
@@ -107,3 +108,54 @@ class ItemRepositoryOverride(Provider):
     def repository(self) -> ItemRepository:
         """The repository given to the override."""
         return self._repository
+
+
+class FakeClock(Clock):
+    """Monotonic seconds that advance only when the test says so."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.now += seconds
+
+
+class ParkingItemRepository:
+    """Wraps a repository; once `park()` is armed, the next `get` reads its row, then waits for `release`."""
+
+    def __init__(self, inner: ItemRepository) -> None:
+        self._inner = inner
+        self.parked = asyncio.Event()
+        self.release = asyncio.Event()
+        self._armed = False
+
+    def park(self) -> None:
+        """Make the next `get` stop after reading, until `release` is set."""
+        self._armed = True
+
+    async def get(self, item_id: int) -> Item | None:
+        item = await self._inner.get(item_id)
+        if self._armed:
+            self._armed = False
+            self.parked.set()
+            await self.release.wait()
+        return item
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+class ClockOverride(Provider):
+    """Serve one given clock to the whole app."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(scope=Scope.APP)
+        self._clock = clock
+
+    @provide
+    def clock(self) -> Clock:
+        return self._clock

@@ -8,9 +8,9 @@ from contextlib import aclosing
 
 from msgspec import Struct
 
-from domain.errors import Overloaded
+from domain.errors import Overloaded, Unavailable
 from domain.orders import Dialect, Period, encode_header
-from domain.ports import Clock, OrderStreamPort
+from domain.ports import Clock, OrderStreamPort, ShutdownSignal
 
 logger = logging.getLogger("perfshop.export")
 
@@ -68,13 +68,15 @@ class _Slots:
 class StreamingCSVExporter:
     """Stream a period's orders in the asked dialect: BOM and header first, then bounded batches."""
 
-    def __init__(self, orders: OrderStreamPort, clock: Clock, limits: ExportLimits) -> None:
+    def __init__(self, orders: OrderStreamPort, clock: Clock, limits: ExportLimits, shutdown: ShutdownSignal) -> None:
         self._orders = orders
         self._clock = clock
+        self._shutdown = shutdown
         self._batch_size = limits.batch_size
         self._slots = _Slots(limits.max_concurrent)
 
     async def __call__(self, period: Period, dialect: Dialect) -> Export:
+        self._refuse_when_stopping()
         give_back = self._slots.take()
         try:
             started = self._clock()
@@ -102,6 +104,9 @@ class StreamingCSVExporter:
             async with aclosing(self._orders.batches(period, dialect, self._batch_size)) as batches:
                 async for batch in batches:
                     yield batch.data
+                    # A download can outlast any shutdown grace period: stop it now, and visibly (the connection
+                    # is aborted, never ended cleanly), rather than have it cut off at an arbitrary byte later.
+                    self._refuse_when_stopping()
                     # A scheduling point per batch: other requests, and the news that the client left, get a turn
                     # even when neither the database nor the socket made this task wait.
                     await asyncio.sleep(0)
@@ -114,6 +119,10 @@ class StreamingCSVExporter:
             logger.info("%s 내보내기 완료: %s건, 소요 시간 %.1f초", dialect.format.upper(), f"{done:,}", elapsed)
         finally:
             give_back()
+
+    def _refuse_when_stopping(self) -> None:
+        if self._shutdown.requested():
+            raise Unavailable("the service is shutting down; retry the export on another instance")
 
 
 class CountExport:

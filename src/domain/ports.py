@@ -1,10 +1,15 @@
 """The ports the use cases need; infrastructure adapters implement them."""
 
-from collections.abc import AsyncGenerator
-from typing import Protocol
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from typing import Protocol, TypeVar
 
+from domain.caching import CacheStats
 from domain.items import Item, ItemPage, ItemPatch, NewItem
+from domain.metrics import MetricsSnapshot, RequestSample
+from domain.order_stats import StatusTotal
 from domain.orders import Dialect, EncodedBatch, Period
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -49,3 +54,49 @@ class OrderStreamPort(Protocol):
     def batches(self, period: Period, dialect: Dialect, size: int) -> AsyncGenerator[EncodedBatch, None]:
         """Every row of the period in batches of at most `size`, from one snapshot; closing it stops the reading."""
         ...
+
+
+class CachePort(Protocol):
+    """Expiring, tagged cache of msgspec-encodable values that callers treat as immutable."""
+
+    async def get(self, key: str, type: type[T] | None = None) -> T | None: ...
+
+    async def set(self, key: str, value: object, ttl: float | None = None) -> None: ...
+
+    async def tag(self, key: str, *tags: str) -> None: ...
+
+    async def invalidate(self, key: str) -> bool: ...
+
+    async def invalidate_by_tag(self, tag: str) -> int: ...
+
+    async def get_or_load(
+        self, key: str, loader: Callable[[], Awaitable[T]], ttl: float | None = None, tags: Sequence[str] = ()
+    ) -> tuple[T, bool]: ...
+
+    def get_stats(self) -> CacheStats: ...
+
+
+class MetricsPort(Protocol):
+    """Request timings per endpoint in constant memory; `record` runs on every request: synchronous, O(1)."""
+
+    def record(self, sample: RequestSample) -> None: ...
+
+    def snapshot(self) -> MetricsSnapshot: ...
+
+
+class OrderStatsPort(Protocol):
+    """Aggregates over every stored order."""
+
+    async def totals_by_status(self) -> list[StatusTotal]: ...
+
+
+class UpstreamPort(Protocol):
+    """A call to a remote service that answers with a short text."""
+
+    async def call(self) -> str: ...
+
+
+class ShutdownSignal(Protocol):
+    """Whether this process has been asked to stop; long-running work checks it between steps."""
+
+    def requested(self) -> bool: ...

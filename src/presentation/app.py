@@ -16,11 +16,17 @@ from litestar.types import Message, Scope
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import DomainError
+from infrastructure.process import SignalShutdown
 from infrastructure.sqla.engine import prepare_database
+from presentation.http.cache import CacheController
+from presentation.http.dashboard import dashboard, dashboard_script, dashboard_styles, sign_in
 from presentation.http.errors import client_error_handler, domain_error_handler, internal_error_handler
 from presentation.http.export import ExportController
 from presentation.http.health import health
 from presentation.http.items import ItemController
+from presentation.http.metrics import MetricsController
+from presentation.http.profiling import ProfilingMiddleware
+from presentation.http.slow import SlowController
 from presentation.ioc import providers_for
 from presentation.settings import Settings, SettingsError, load_settings
 
@@ -54,6 +60,8 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
     container = make_async_container(*providers_for(settings), *overrides, context={Settings: settings})
 
     async def prepare() -> None:
+        # Chained in front of the server's own handlers, which still drain the connections as usual.
+        (await container.get(SignalShutdown)).install()
         engine = await container.get(AsyncEngine)
         if await prepare_database(engine, demo_items=settings.demo_items, demo_orders=settings.demo_orders):
             logger.info("seeded demo data: %s items, %s orders", settings.demo_items, settings.demo_orders)
@@ -62,7 +70,18 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         await container.close()
 
     app = Litestar(
-        route_handlers=[ItemController, ExportController, health],
+        route_handlers=[
+            ItemController,
+            CacheController,
+            ExportController,
+            health,
+            MetricsController,
+            SlowController,
+            dashboard,
+            sign_in,
+            dashboard_script,
+            dashboard_styles,
+        ],
         on_startup=[prepare],
         on_shutdown=[close],
         exception_handlers={
@@ -75,4 +94,9 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         before_send=[forbid_content_sniffing],
     )
     setup_dishka(container, app)
+    if settings.profiling:
+        # Around Litestar's router and exception handling, so that 404s and 405s are timed too.
+        profiler = ProfilingMiddleware(app.asgi_handler, container, slow_request_ms=settings.slow_request_ms)
+        app.asgi_handler = profiler
+        app.on_startup.append(profiler.start)
     return app

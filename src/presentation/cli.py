@@ -3,6 +3,7 @@
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
 
@@ -40,6 +41,14 @@ def _count(text: str) -> int:
 
 def serve(settings: Settings) -> int:
     """Run uvicorn with the app factory; each worker builds its own app from the same settings."""
+    if settings.workers > 1:
+        # Each worker would hold its own cache, and one worker's invalidation would not reach the others.
+        sys.exit(
+            f"perfshop: PERFSHOP_WORKERS={settings.workers} needs a cache shared by the workers; "
+            "the in-process cache is per process, so run one worker"
+        )
+    # uvicorn drains, then raises the stop signal again after restoring this handler: exit 0, as asked.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "presentation.app:create_app",
         factory=True,

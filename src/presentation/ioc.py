@@ -1,18 +1,37 @@
 """dishka providers: which adapter serves which port, for the settings at hand."""
 
-import time
 from collections.abc import AsyncIterator
 
-from dishka import Provider, Scope, from_context, provide, provide_all
+from dishka import Provider, Scope, alias, from_context, provide, provide_all
 from dishka.integrations.litestar import LitestarProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from application.caching import CacheEvent, GetCacheStats, InvalidateKey, InvalidateTag, log_change
 from application.export import CountExport, ExportLimits, StreamingCSVExporter
 from application.health import CheckHealth
 from application.items import CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
-from domain.ports import Clock, HealthProbe, ItemRepository, OrderStreamPort
+from application.metrics import GetMetrics, GetPrometheusMetrics
+from application.slow import CallSlowUpstream, RunSlowQuery, SerializeLargePayload
+from domain.caching import CacheTtls
+from domain.ports import (
+    CachePort,
+    Clock,
+    HealthProbe,
+    ItemRepository,
+    MetricsPort,
+    OrderStatsPort,
+    OrderStreamPort,
+    ShutdownSignal,
+    UpstreamPort,
+)
+from infrastructure.clock import MonotonicClock
+from infrastructure.memory.cache import CacheManager
+from infrastructure.memory.metrics import InMemoryMetrics
+from infrastructure.memory.upstream import SimulatedUpstream
+from infrastructure.process import SignalShutdown
 from infrastructure.sqla.engine import SqlaHealthProbe, is_sqlite, make_engine
 from infrastructure.sqla.items import SqlaItemRepository
+from infrastructure.sqla.order_stats import SqlaOrderStats
 from infrastructure.sqla.orders import SqliteOrderStream
 from infrastructure.sqla.pg_orders import PostgresOrderStream
 from presentation.settings import Settings
@@ -49,11 +68,36 @@ class StorageProvider(Provider):
         return PostgresOrderStream(engine)
 
 
+class CacheProvider(Provider):
+    """The process's cache, its freshness policy and its change events."""
+
+    scope = Scope.APP
+
+    @provide
+    def cache(self, settings: Settings) -> CachePort:
+        """In-process cache, bounded by PERFSHOP_CACHE_MAX_ENTRIES."""
+        return CacheManager(default_ttl=settings.cache_default_ttl, max_entries=settings.cache_max_entries)
+
+    @provide
+    def ttls(self, settings: Settings) -> CacheTtls:
+        """How long items and item pages stay cached."""
+        return CacheTtls(detail=settings.cache_item_ttl, list=settings.cache_list_ttl)
+
+    @provide
+    def events(self, cache: CachePort) -> CacheEvent:
+        """Change events, logged at DEBUG level."""
+        events = CacheEvent(cache)
+        events.subscribe(log_change)
+        return events
+
+
 class UseCaseProvider(Provider):
     """One instance of each use case serves every request (the exporter's slots are per process)."""
 
     scope = Scope.APP
     use_cases = provide_all(ListItems, GetItem, CreateItem, ReplaceItem, UpdateItem, DeleteItem, CheckHealth)
+    cache_use_cases = provide_all(GetCacheStats, InvalidateTag, InvalidateKey)
+
     exports = provide_all(StreamingCSVExporter, CountExport)
 
     @provide
@@ -61,12 +105,44 @@ class UseCaseProvider(Provider):
         """Batch size and concurrency cap of exports."""
         return ExportLimits(batch_size=settings.export_batch_size, max_concurrent=settings.export_max_concurrent)
 
+    clock = provide(MonotonicClock, provides=Clock)
+    shutdown = provide(SignalShutdown)
+    shutdown_signal = alias(source=SignalShutdown, provides=ShutdownSignal)
+
+
+class ProfilingProvider(Provider):
+    """The request metrics, the /metrics use cases and the deliberately slow endpoints."""
+
+    scope = Scope.APP
+    settings = from_context(provides=Settings)
+    use_cases = provide_all(GetMetrics, GetPrometheusMetrics, CallSlowUpstream)
+
     @provide
-    def clock(self) -> Clock:
-        """Monotonic seconds."""
-        return time.monotonic
+    def metrics(self, clock: Clock, settings: Settings) -> MetricsPort:
+        """Request metrics of this process over the configured window."""
+        return InMemoryMetrics(clock, window_s=settings.metrics_window_s)
+
+    @provide
+    def order_stats(self, engine: AsyncEngine) -> OrderStatsPort:
+        """Aggregates over the orders in the database."""
+        return SqlaOrderStats(engine)
+
+    @provide
+    def upstream(self) -> UpstreamPort:
+        """The simulated slow upstream service (500 ms)."""
+        return SimulatedUpstream(latency_s=0.5)
+
+    @provide
+    def slow_query(self, stats: OrderStatsPort, clock: Clock) -> RunSlowQuery:
+        """The slow query's use case (at least 200 ms)."""
+        return RunSlowQuery(stats, clock, target_s=0.2)
+
+    @provide
+    def serialize(self, clock: Clock, settings: Settings) -> SerializeLargePayload:
+        """The serialization endpoint's use case, with its payload size from the settings."""
+        return SerializeLargePayload(clock, rows=settings.slow_payload_rows, target_s=0.1)
 
 
 def providers_for(settings: Settings) -> list[Provider]:
     """The providers that wire the app for these settings."""
-    return [StorageProvider(), UseCaseProvider(), LitestarProvider()]
+    return [StorageProvider(), CacheProvider(), UseCaseProvider(), ProfilingProvider(), LitestarProvider()]

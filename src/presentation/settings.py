@@ -33,6 +33,17 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     shutdown_grace_s: Annotated[int, Meta(ge=0, le=3600)] = 10
     export_batch_size: Annotated[int, Meta(ge=1, le=1_000_000)] = 1000
     export_max_concurrent: Annotated[int, Meta(ge=1, le=1000)] = 4
+    cache_default_ttl: Annotated[float, Meta(gt=0)] = 300
+    cache_max_entries: Annotated[int, Meta(ge=1)] = 100_000
+    cache_item_ttl: Annotated[float, Meta(gt=0)] = 120
+    cache_list_ttl: Annotated[float, Meta(gt=0)] = 60
+    admin_token: Annotated[str, Meta(min_length=16, description="at least 16 characters")] | None = None
+    metrics_token: Annotated[str, Meta(min_length=16, description="at least 16 characters")] | None = None
+
+    profiling: bool = True
+    slow_request_ms: Annotated[float, Meta(ge=0)] = 300.0
+    metrics_window_s: Annotated[int, Meta(ge=1, le=3600)] = 60
+    slow_payload_rows: Annotated[int, Meta(ge=1, le=10_000_000)] = 300_000
 
     def __post_init__(self) -> None:
         # msgspec reports a ValueError raised here with the path after " - at ", like its own errors.

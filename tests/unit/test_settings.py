@@ -53,3 +53,21 @@ def test_the_command_stops_with_one_line_and_no_traceback(command: list[str]) ->
     result = subprocess.run([script, *command[1:]], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == ["perfshop: PERFSHOP_PORT: Expected `int`, got `str`"]
+
+
+def test_profiling_settings_have_defaults_and_parse_from_strings() -> None:
+    defaults = Settings()
+    assert (defaults.profiling, defaults.slow_request_ms, defaults.metrics_window_s) == (True, 300, 60)
+    settings = load_settings(
+        {"PERFSHOP_PROFILING": "false", "PERFSHOP_SLOW_REQUEST_MS": "150.5", "PERFSHOP_METRICS_WINDOW_S": "30"}
+    )
+    assert (settings.profiling, settings.slow_request_ms, settings.metrics_window_s) == (False, 150.5, 30)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("PERFSHOP_PROFILING", "maybe"), ("PERFSHOP_METRICS_WINDOW_S", "0"), ("PERFSHOP_SLOW_REQUEST_MS", "-1")],
+)
+def test_a_bad_profiling_value_is_named(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{variable}: "):
+        load_settings({variable: value})

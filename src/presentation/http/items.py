@@ -3,11 +3,12 @@
 from typing import Annotated
 
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from application.items import CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
 from domain.items import Item, ItemPage, ItemPatch, NewItem
+from presentation.http.cache import x_cache
 from presentation.http.errors import NOT_FOUND
 
 # The ids the items table can hold: anything else is a client mistake, not a database error.
@@ -27,15 +28,17 @@ class ItemController(Controller):
         list_items: FromDishka[ListItems],
         page: Annotated[int, QueryParameter(ge=1, le=1_000_000_000, description="1-based page number")] = 1,
         size: Annotated[int, QueryParameter(ge=1, le=100, description="items per page, 1..100")] = 20,
-    ) -> ItemPage:
-        """One page of items in id order, with the total."""
-        return await list_items(page, size)
+    ) -> Response[ItemPage]:
+        """One page of items in id order, with the total; `X-Cache` says whether it was cached."""
+        result, hit = await list_items(page, size)
+        return Response(result, headers=x_cache(hit))
 
     @get("/{item_id:int}", responses=NOT_FOUND)
     @inject
-    async def get_item(self, item_id: ItemId, get_item: FromDishka[GetItem]) -> Item:
-        """One item."""
-        return await get_item(item_id)
+    async def get_item(self, item_id: ItemId, get_item: FromDishka[GetItem]) -> Response[Item]:
+        """One item; `X-Cache` says whether it was cached."""
+        item, hit = await get_item(item_id)
+        return Response(item, headers=x_cache(hit))
 
     @post("/")
     @inject

@@ -1,0 +1,307 @@
+# 실행 방법: uv run python bench/profiling_bench.py [--rounds 5] [--seconds 5] [--smoke]
+"""Cost of ProfilingMiddleware beside the same app without it and with Litestar's PrometheusMiddleware.
+
+Rows: in-process µs per request (direct ASGI calls to a trivial route), HTTP requests/s through uvicorn with
+wrk (server on core 0, wrk on core 1, rounds rotated, medians), the /metrics handler with 50 endpoints and
+1,000,000 recorded requests, and the tracemalloc growth of the metrics from 100,000 to 1,000,000 requests.
+"""
+
+import argparse
+import asyncio
+import math
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+from litestar import Litestar, get
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
+
+from application.metrics import GetMetrics
+from domain.metrics import RequestSample
+from infrastructure.memory.metrics import InMemoryMetrics
+from presentation.app import create_app
+from presentation.http.profiling import ProfilingMiddleware
+from presentation.settings import Settings, load_settings
+
+BENCH_DIR = Path(__file__).resolve().parent
+VARIANTS = ("profiling", "off", "litestar-prometheus")
+# The middleware's own cost, without the rest of the app: around an ASGI app that only answers.
+BARE, BARE_PROFILED = "bare ASGI app", "bare ASGI app + ProfilingMiddleware"
+SLOW_TARGETS_MS = {"/slow/db-query": 200, "/slow/serialization": 100, "/slow/external-api": 500}
+
+
+def prometheus_app(settings: Settings | None = None) -> Litestar:
+    """The app without our middleware, with Litestar's PrometheusMiddleware at the same ASGI level (raw paths)."""
+    app = create_app(settings=msgspec.structs.replace(settings or load_settings(os.environ), profiling=False))
+    app.asgi_handler = PrometheusMiddleware(app.asgi_handler, PrometheusConfig(app_name="perfshop"))
+    return app
+
+
+def build(variant: str, settings: Settings) -> Litestar:
+    """One variant of the app, with a trivial extra route for the in-process timing."""
+
+    @get("/bench/ping")
+    async def ping() -> bytes:
+        return b"pong"
+
+    if variant == "litestar-prometheus":
+        app = prometheus_app(settings)
+    else:
+        app = create_app(settings=msgspec.structs.replace(settings, profiling=variant == "profiling"))
+    app.register(ping)
+    return app
+
+
+async def bare_app(scope: Any, receive: Any, send: Any) -> None:
+    """An ASGI app that answers like the ping route and does nothing else."""
+    scope["path_template"] = "/bench/ping"
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4")]})
+    await send({"type": "http.response.body", "body": b"pong"})
+
+
+async def in_process_us(app: Any, requests: int) -> float:
+    """Mean µs per GET /bench/ping through the whole ASGI app (router, middleware, response)."""
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(_: Any) -> None:
+        return None
+
+    def scope() -> dict[str, Any]:
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/bench/ping",
+            "raw_path": b"/bench/ping",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"bench")],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+        }
+
+    for _ in range(200):  # warm the route caches
+        await app(scope(), receive, send)  # type: ignore[arg-type]
+    started = time.perf_counter()
+    for _ in range(requests):
+        await app(scope(), receive, send)  # type: ignore[arg-type]
+    return (time.perf_counter() - started) / requests * 1e6
+
+
+async def slow_endpoint_ms(app: Litestar, rounds: int) -> dict[str, float]:
+    """Median ms of each slow endpoint, requested in turn, through the app in this process."""
+    times: dict[str, list[float]] = {path: [] for path in SLOW_TARGETS_MS}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        for _ in range(rounds):
+            for path in SLOW_TARGETS_MS:
+                started = time.perf_counter()
+                (await client.get(path)).raise_for_status()
+                times[path].append((time.perf_counter() - started) * 1000)
+    return {path: statistics.median(values) for path, values in times.items()}
+
+
+async def in_process_rows(settings: Settings, rounds: int, requests: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Median µs per request of each variant over rotated rounds, and the slow endpoints' median ms."""
+    apps: dict[str, Any] = {variant: build(variant, settings) for variant in VARIANTS}
+    async with AsyncExitStack() as running:
+        for variant in VARIANTS:
+            await running.enter_async_context(apps[variant].lifespan())
+        container = apps["profiling"].state.dishka_container
+        apps[BARE] = bare_app
+        apps[BARE_PROFILED] = ProfilingMiddleware(bare_app, container, slow_request_ms=settings.slow_request_ms)
+        names = list(apps)
+        results: dict[str, list[float]] = {name: [] for name in names}
+        for round_ in range(rounds):
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                results[name].append(await in_process_us(apps[name], requests))
+        slow = await slow_endpoint_ms(apps["off"], rounds)
+    return {variant: statistics.median(times) for variant, times in results.items()}, slow
+
+
+def start_server(variant: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """uvicorn on core 0 serving one variant."""
+    target = "profiling_bench:prometheus_app" if variant == "litestar-prometheus" else "presentation.app:create_app"
+    variant_env = {**env, "PERFSHOP_PROFILING": "false" if variant != "profiling" else "true"}
+    command = [sys.executable, "-m", "uvicorn", target, "--factory", "--app-dir", str(BENCH_DIR)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    if shutil.which("taskset"):
+        command = ["taskset", "-c", "0", *command]
+    return subprocess.Popen(command, env={**os.environ, **variant_env}, stderr=subprocess.DEVNULL)
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    """Until /health answers."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit(f"server on port {port} did not start")
+
+
+def wrk_rps(port: int, seconds: float) -> float:
+    """Requests/s of wrk (1 thread, 16 connections) on core 1 against GET /health."""
+    command = ["wrk", "-t1", "-c16", f"-d{seconds}s", f"http://127.0.0.1:{port}/health"]
+    if shutil.which("taskset"):
+        command = ["taskset", "-c", "1", *command]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if not match or "Non-2xx" in output:
+        raise SystemExit(f"wrk failed:\n{output}")
+    return float(match.group(1))
+
+
+def http_rows(rounds: int, seconds: float, warm_up: bool) -> dict[str, float] | None:
+    """Median requests/s of each variant through uvicorn, or None when wrk is not installed."""
+    if not shutil.which("wrk"):
+        print("wrk is not installed (apt-get install -y wrk): HTTP rows skipped")
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        env = {
+            "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}",
+            "PERFSHOP_DEMO_ITEMS": "0",
+            "PERFSHOP_DEMO_ORDERS": "0",
+            "PERFSHOP_LOG_LEVEL": "ERROR",  # no slow-request warnings in the measurement
+            "PYTHONPATH": str(BENCH_DIR),
+        }
+        ports = {variant: _free_port() for variant in VARIANTS}
+        servers = {variant: start_server(variant, ports[variant], env) for variant in VARIANTS}
+        try:
+            for variant in VARIANTS:
+                wait_ready(ports[variant], servers[variant])
+                if warm_up:
+                    wrk_rps(ports[variant], 1)
+            results: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+            for round_ in range(rounds):
+                for variant in VARIANTS[round_ % 3 :] + VARIANTS[: round_ % 3]:
+                    results[variant].append(wrk_rps(ports[variant], seconds))
+            for variant, values in results.items():
+                print(f"{variant} req/s by round: {', '.join(f'{value:,.0f}' for value in values)}")
+        finally:
+            for server in servers.values():
+                server.terminate()
+                server.wait(timeout=15)
+    return {variant: statistics.median(values) for variant, values in results.items()}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class SteppingClock:
+    """A clock the benchmark moves by hand, to simulate hours of traffic in seconds."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fill(metrics: InMemoryMetrics, clock: SteppingClock, requests: int, endpoints: int, rng: random.Random) -> None:
+    """Record `requests` lognormal latencies spread over `endpoints` endpoints, 1,000 requests per second."""
+    names = [f"GET /bench/{i}/{{item_id}}" for i in range(endpoints)]
+    medians = [rng.uniform(0.002, 0.3) for _ in range(endpoints)]
+    for i in range(requests):
+        which = i % endpoints
+        status = 500 if i % 97 == 0 else 404 if i % 23 == 0 else 200
+        metrics.record(RequestSample(names[which], status, rng.lognormvariate(math.log(medians[which]), 0.6)))
+        clock.now += 0.001
+
+
+def metrics_rows(requests: int, endpoints: int, repeats: int) -> tuple[float, int, int]:
+    """(median ms of the /metrics use case plus JSON encoding, bytes of memory growth, JSON size)."""
+    rng = random.Random(1)
+    clock = SteppingClock()
+    tracemalloc.start()
+    metrics = InMemoryMetrics(clock, window_s=60)
+    fill(metrics, clock, requests // 10, endpoints, rng)
+    early = tracemalloc.get_traced_memory()[0]
+    fill(metrics, clock, requests - requests // 10, endpoints, rng)
+    grown = tracemalloc.get_traced_memory()[0] - early
+    tracemalloc.stop()
+    timings, body = asyncio.run(time_handler(GetMetrics(metrics), repeats))
+    return statistics.median(timings) * 1000, grown, len(body)
+
+
+async def time_handler(use_case: GetMetrics, repeats: int) -> tuple[list[float], bytes]:
+    """Seconds of each call of the /metrics use case plus the JSON encoding its handler's response does."""
+    timings = []
+    body = b""
+    for _ in range(repeats):
+        started = time.perf_counter()
+        body = msgspec.json.encode(await use_case())
+        timings.append(time.perf_counter() - started)
+    return timings, body
+
+
+def main() -> None:
+    """Run every row and print the Markdown tables."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=5, help="wrk duration of one round")
+    parser.add_argument("--requests", type=int, default=20_000, help="in-process requests per round")
+    parser.add_argument("--recorded", type=int, default=1_000_000, help="requests recorded for the /metrics row")
+    parser.add_argument("--smoke", action="store_true", help="seconds, not minutes: tiny counts, one round")
+    args = parser.parse_args()
+    if args.smoke:
+        args.rounds, args.seconds, args.requests, args.recorded = 1, 1, 500, 20_000
+
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(
+            database_url=f"sqlite+aiosqlite:///{Path(folder) / 'inprocess.db'}",
+            demo_items=0,
+            demo_orders=10_000 if args.smoke else 100_000,
+            log_level="ERROR",
+        )
+        micros, slow = asyncio.run(in_process_rows(settings, args.rounds, args.requests))
+    rps = http_rows(args.rounds, args.seconds, warm_up=not args.smoke)
+
+    print(f"\n{args.rounds} rounds, rotated; medians. In-process: GET /bench/ping; HTTP: wrk GET /health.\n")
+    print("| variant | in-process µs/request | added µs | HTTP req/s | ratio to off |")
+    print("|---|---:|---:|---:|---:|")
+    for variant in VARIANTS:
+        added = micros[variant] - micros["off"]
+        http = f"{rps[variant]:,.0f}" if rps else "n/a"
+        ratio = f"{rps[variant] / rps['off']:.3f}" if rps else "n/a"
+        print(f"| {variant} | {micros[variant]:.1f} | {added:+.1f} | {http} | {ratio} |")
+    print(f"| {BARE} | {micros[BARE]:.1f} | | | |")
+    print(f"| {BARE_PROFILED} | {micros[BARE_PROFILED]:.1f} | {micros[BARE_PROFILED] - micros[BARE]:+.1f} | | |")
+
+    print("\n| slow endpoint | target ms | median ms | within ±15 % |")
+    print("|---|---:|---:|---|")
+    for path, target in SLOW_TARGETS_MS.items():
+        verdict = "yes" if abs(slow[path] - target) <= 0.15 * target else "NO"
+        print(f"| GET {path} | {target} | {slow[path]:.1f} | {verdict} |")
+
+    handler_ms, grown, size = metrics_rows(args.recorded, 50, repeats=21 if not args.smoke else 3)
+    print("\n| /metrics: endpoints | recorded requests | handler ms (median) | JSON bytes | tracemalloc growth |")
+    print("|---:|---:|---:|---:|---:|")
+    print(f"| 50 | {args.recorded:,} | {handler_ms:.2f} | {size:,} | {grown / 1024:,.1f} KiB |")
+
+
+if __name__ == "__main__":
+    main()

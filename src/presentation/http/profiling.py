@@ -1,0 +1,98 @@
+"""ProfilingMiddleware: times every HTTP request, adds timing headers, records into MetricsPort, warns when slow."""
+
+import logging
+from typing import TYPE_CHECKING
+
+from dishka import AsyncContainer
+from litestar.enums import ScopeType
+
+from domain.metrics import UNMATCHED, RequestSample
+from domain.ports import Clock, MetricsPort
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("perfshop.profiling")
+
+
+class ProfilingMiddleware:
+    """ASGI middleware around the whole Litestar app (its router and exception handling included).
+
+    It wraps the app at the ASGI level, not as a Litestar `middleware=[...]` entry: Litestar builds that stack
+    per route, so it never runs for a request that matches no route (404) or no method (405). Here every
+    request passes through; the router leaves the matched route's template in `scope["path_template"]`, which
+    is read once the response is done. Requests that matched nothing share one `<unmatched>` row, so the
+    number of rows stays bounded by the routes whatever paths clients send.
+
+    Timings:
+    - `X-Response-Time: 12.34ms` and `Server-Timing: app;dur=12.34` go out with the response headers, so they
+      measure the time until the headers were sent: for a streamed body that is before the body.
+    - The recorded time runs to the last body byte handed to the server; work the app does after that
+      (background tasks) is not counted.
+    - For a streamed response (a first body message with `more_body`), the time to its first body byte is
+      recorded as well (the `ttfb_*` figures).
+    """
+
+    def __init__(self, app: "ASGIApp", container: AsyncContainer, *, slow_request_ms: float) -> None:
+        self._app = app
+        self._container = container
+        self._slow_s = slow_request_ms / 1000
+        self._resolved: tuple[MetricsPort, Clock] | None = None
+
+    async def start(self) -> None:
+        """Resolve the metrics and the clock (a start-up hook, so that the uptime starts with the app)."""
+        await self._resolve()
+
+    async def _resolve(self) -> tuple[MetricsPort, Clock]:
+        self._resolved = (await self._container.get(MetricsPort), await self._container.get(Clock))
+        return self._resolved
+
+    async def __call__(self, scope: "Scope", receive: "Receive", send: "Send") -> None:
+        """Time one request; other scope types pass through untouched."""
+        if scope["type"] != ScopeType.HTTP:
+            await self._app(scope, receive, send)
+            return
+        metrics, clock = self._resolved or await self._resolve()
+        started = clock()
+        status = 500
+        first_body: float | None = None
+        last_body: float | None = None
+
+        async def timed_send(message: "Message") -> None:
+            nonlocal status, first_body, last_body
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                took = (clock() - started) * 1000
+                headers = [
+                    *message.get("headers", ()),
+                    (b"x-response-time", b"%.2fms" % took),
+                    (b"server-timing", b"app;dur=%.2f" % took),
+                ]
+                message = {**message, "headers": headers}  # a copy: the app may reuse its message
+            elif message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    if first_body is None:
+                        first_body = clock()  # a streamed body: its first chunk is the time to first byte
+                else:
+                    await send(message)
+                    last_body = clock()
+                    return
+            await send(message)
+
+        try:
+            await self._app(scope, receive, timed_send)
+        finally:
+            finished = last_body if last_body is not None else clock()
+            template = scope.get("path_template")
+            endpoint = f"{scope['method']} {template}" if template else UNMATCHED
+            seconds = finished - started
+            ttfb = None if first_body is None else first_body - started
+            metrics.record(RequestSample(endpoint=endpoint, status=status, seconds=seconds, ttfb=ttfb))
+            if seconds > self._slow_s:
+                logger.warning(
+                    "slow request: %s answered %d in %.1f ms (threshold %.0f ms)",
+                    endpoint,
+                    status,
+                    seconds * 1000,
+                    self._slow_s * 1000,
+                )

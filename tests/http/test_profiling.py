@@ -1,0 +1,155 @@
+"""ProfilingMiddleware through the real app: endpoint keys, headers, TTFB, slow-request warnings, the switch."""
+
+import logging
+import re
+from collections.abc import AsyncIterator, Iterator
+
+import msgspec
+import pytest
+from litestar import get
+from litestar.background_tasks import BackgroundTask
+from litestar.response import Response, Stream
+from litestar.testing import AsyncTestClient
+
+from presentation.app import create_app
+from presentation.settings import Settings
+from tests.fakes import ClockOverride, FakeClock
+
+Client = AsyncTestClient  # type: ignore[type-arg]
+TIMING = re.compile(r"^\d+\.\d{2}ms$")
+
+
+async def endpoints(client: Client) -> dict[str, dict[str, object]]:
+    return (await client.get("/metrics")).json()["endpoints"]  # type: ignore[no-any-return]
+
+
+async def test_endpoints_are_keyed_by_method_and_route_template(client: Client) -> None:
+    await client.post("/items", json={"name": "Desk", "price": 10})
+    for item_id in (1, 2, 3, 999):
+        await client.get(f"/items/{item_id}")
+
+    rows = await endpoints(client)
+
+    assert rows["GET /items/{item_id}"]["count"] == 4
+    assert rows["GET /items/{item_id}"]["status"] == {"2xx": 1, "3xx": 0, "4xx": 3, "5xx": 0}
+    assert rows["POST /items"]["count"] == 1
+    assert not any("/items/1" in name or "/items/999" in name for name in rows)
+
+
+async def test_unmatched_paths_and_methods_share_one_row_and_carry_the_headers(client: Client) -> None:
+    responses = [await client.get(f"/no/such/path/{i}") for i in range(5)]
+    responses.append(await client.delete("/health"))
+
+    assert [response.status_code for response in responses] == [404] * 5 + [405]
+    for response in responses:
+        assert TIMING.match(response.headers["x-response-time"])
+        assert response.headers["server-timing"].startswith("app;dur=")
+    rows = await endpoints(client)
+    assert rows["<unmatched>"]["count"] == 6
+    assert rows["<unmatched>"]["status"]["4xx"] == 6
+    assert not any(name.startswith(("GET /no", "DELETE")) for name in rows)
+
+
+async def test_every_response_carries_its_timing_headers(client: Client) -> None:
+    response = await client.get("/health")
+
+    took = response.headers["x-response-time"]
+    assert TIMING.match(took)
+    assert response.headers["server-timing"] == f"app;dur={took.removesuffix('ms')}"
+
+
+class Collected(logging.Handler):
+    """The messages logged to one logger (Litestar reconfigures the root logger at start-up, so caplog misses them)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def profiling_log() -> Iterator[Collected]:
+    handler = Collected()
+    logger = logging.getLogger("perfshop.profiling")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+async def test_a_slow_request_logs_a_warning_naming_endpoint_status_and_duration(
+    settings: Settings, profiling_log: Collected
+) -> None:
+    clock = FakeClock()
+
+    @get("/test/slow")
+    async def slow() -> str:
+        clock.advance(0.3125)
+        return "done"
+
+    @get("/test/quick")
+    async def quick() -> str:
+        clock.advance(0.2)
+        return "done"
+
+    app = create_app(ClockOverride(clock), settings=settings)
+    app.register(slow)
+    app.register(quick)
+    async with AsyncTestClient(app=app) as client:
+        await client.get("/test/quick")
+        await client.get("/test/slow")
+
+    assert profiling_log.messages == ["slow request: GET /test/slow answered 200 in 312.5 ms (threshold 300 ms)"]
+
+
+async def test_a_stream_records_time_to_first_byte_and_to_last_byte(settings: Settings) -> None:
+    clock = FakeClock()
+
+    @get("/test/stream")
+    async def streamed() -> Stream:
+        async def chunks() -> AsyncIterator[bytes]:
+            clock.advance(0.040)
+            yield b"first rows"
+            clock.advance(0.960)
+            yield b"last rows"
+
+        return Stream(chunks())
+
+    app = create_app(ClockOverride(clock), settings=settings)
+    app.register(streamed)
+    async with AsyncTestClient(app=app) as client:
+        response = await client.get("/test/stream")
+        row = (await endpoints(client))["GET /test/stream"]
+
+    assert response.text == "first rowslast rows"
+    assert response.headers["x-response-time"] == "0.00ms"  # sent with the headers, before the body
+    assert row["ttfb_p50_ms"] == pytest.approx(40, rel=0.02)
+    assert row["p50_ms"] == pytest.approx(1000, rel=0.02)
+    assert row["max_ms"] == 1000
+
+
+async def test_background_work_after_the_response_is_not_counted(settings: Settings) -> None:
+    clock = FakeClock()
+
+    @get("/test/background")
+    async def with_background() -> Response[str]:
+        clock.advance(0.010)
+        return Response("ok", background=BackgroundTask(clock.advance, 5.0))
+
+    app = create_app(ClockOverride(clock), settings=settings)
+    app.register(with_background)
+    async with AsyncTestClient(app=app) as client:
+        await client.get("/test/background")
+        row = (await endpoints(client))["GET /test/background"]
+
+    assert row["max_ms"] == 10
+
+
+async def test_profiling_can_be_switched_off(settings: Settings) -> None:
+    async with AsyncTestClient(app=create_app(settings=msgspec.structs.replace(settings, profiling=False))) as client:
+        response = await client.get("/health")
+        report = (await client.get("/metrics")).json()
+
+    assert "x-response-time" not in response.headers
+    assert report["endpoints"] == {}

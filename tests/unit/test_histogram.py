@@ -1,0 +1,84 @@
+"""The log-linear histogram: its layout, its percentiles against exact nearest-rank values, and merging."""
+
+import math
+import random
+from bisect import bisect_left, bisect_right
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.histogram import BUCKETS, Histogram, bucket_bounds, bucket_of
+
+
+def histogram_of(values: list[int]) -> Histogram:
+    histogram = Histogram()
+    for value in values:
+        histogram.add(bucket_of(value))
+    return histogram
+
+
+def nearest_rank(ordered: list[int], percent: int) -> int:
+    return ordered[math.ceil(percent * len(ordered) / 100) - 1]
+
+
+@given(st.integers(min_value=0, max_value=2**31 - 1))
+def test_every_value_lies_in_a_bucket_at_most_one_64th_of_it_wide(micros: int) -> None:
+    index = bucket_of(micros)
+    lower, width = bucket_bounds(index)
+    assert 0 <= index < BUCKETS
+    assert lower <= micros < lower + width
+    assert width == 1 or width <= lower / 64
+
+
+def test_buckets_tile_the_range_without_gaps() -> None:
+    ends = [sum(bucket_bounds(index)) for index in range(BUCKETS - 1)]
+    assert ends == [bucket_bounds(index)[0] for index in range(1, BUCKETS)]
+
+
+def test_percentiles_are_within_2_percent_of_exact_on_lognormal_latencies() -> None:
+    rng = random.Random(7)
+    values = [int(rng.lognormvariate(math.log(12_000), 0.8)) for _ in range(200_000)]
+    ordered = sorted(values)
+    percents = (50, 90, 95, 99, 100)
+    estimates = histogram_of(values).percentiles(percents)
+    for percent, estimate in zip(percents, estimates, strict=True):
+        exact = nearest_rank(ordered, percent)
+        assert estimate is not None
+        assert abs(estimate - exact) <= 0.02 * exact, (percent, estimate, exact)
+
+
+def test_percentiles_are_within_half_a_percent_in_rank_on_a_bimodal_mix() -> None:
+    # 85 % fast cache hits around 2 ms, 15 % slow misses around 180 ms: nothing in between.
+    rng = random.Random(11)
+    fast = [int(rng.lognormvariate(math.log(2_000), 0.25)) for _ in range(85_000)]
+    slow = [int(rng.lognormvariate(math.log(180_000), 0.15)) for _ in range(15_000)]
+    values = fast + slow
+    rng.shuffle(values)
+    ordered = sorted(values)
+    percents = (50, 80, 85, 86, 90, 95, 99)
+    for percent, estimate in zip(percents, histogram_of(values).percentiles(percents), strict=True):
+        assert estimate is not None
+        below = bisect_left(ordered, estimate) / len(ordered)
+        at_or_below = bisect_right(ordered, estimate) / len(ordered)
+        assert below - 0.005 <= percent / 100 <= at_or_below + 0.005, (percent, estimate, below, at_or_below)
+
+
+def test_below_128_microseconds_the_estimate_lies_within_the_exact_microsecond() -> None:
+    values = list(range(1, 101))
+    estimates = histogram_of(values).percentiles((50, 95, 99, 100))
+    assert [math.floor(value or 0) for value in estimates] == [50, 95, 99, 100]
+
+
+def test_an_empty_histogram_has_no_percentiles() -> None:
+    assert Histogram().percentiles((50, 99)) == [None, None]
+
+
+def test_merging_equals_recording_everything_in_one() -> None:
+    rng = random.Random(3)
+    first = [int(rng.expovariate(1 / 5_000)) for _ in range(20_000)]
+    second = [int(rng.lognormvariate(math.log(40_000), 1.0)) for _ in range(20_000)]
+    merged = histogram_of(first)
+    merged.merge(histogram_of(second))
+    whole = histogram_of(first + second)
+    assert merged.counts == whole.counts
+    assert merged.percentiles((50, 95, 99)) == whole.percentiles((50, 95, 99))
