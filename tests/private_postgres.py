@@ -1,5 +1,6 @@
 """A private PostgreSQL cluster on a free port, for tests that stop and restart the server under load."""
 
+import contextlib
 import glob
 import os
 import shutil
@@ -69,9 +70,7 @@ def private_cluster() -> Iterator[PrivateCluster]:
         try:
             yield cluster
         finally:
-            try:
+            with contextlib.suppress(subprocess.CalledProcessError):  # already stopped by the test
                 cluster.stop()
-            except subprocess.CalledProcessError:
-                pass  # already stopped by the test
     finally:
         shutil.rmtree(folder, ignore_errors=True)
