@@ -24,9 +24,9 @@ FILTERS = {
 }
 
 
-def seed(database: Path, orders: int) -> None:
-    """Fill a new SQLite file with the deterministic generated orders."""
-    env = {**os.environ, "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+def seed(database_url: str, orders: int) -> None:
+    """Append the deterministic generated orders to the database (a new SQLite file is created)."""
+    env = {**os.environ, "PERFSHOP_DATABASE_URL": database_url}
     perfshop = Path(sys.executable).parent / "perfshop"
     subprocess.run(
         [perfshop, "seed", "--orders", str(orders), "--items", "0"], env=env, check=True, capture_output=True
@@ -34,12 +34,12 @@ def seed(database: Path, orders: int) -> None:
 
 
 class Server:
-    """uvicorn with one worker pinned to the server core, serving `database`."""
+    """uvicorn with one worker pinned to the server core, serving the database at `database_url`."""
 
-    def __init__(self, database: Path, batch_size: int) -> None:
+    def __init__(self, database_url: str, batch_size: int) -> None:
         self.port = free_port()
         env = {
-            "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+            "PERFSHOP_DATABASE_URL": database_url,
             "PERFSHOP_DEMO_ITEMS": "0",
             "PERFSHOP_DEMO_ORDERS": "0",
             "PERFSHOP_EXPORT_BATCH_SIZE": str(batch_size),
@@ -152,10 +152,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         database = folder / "orders.db"
-        seed(database, orders)
+        seed(f"sqlite+aiosqlite:///{database}", orders)
         print("| batch size | peer | database | median s | vs sqlite3 |\n|---:|---|---|---:|---:|")
         for size in sizes:
-            server = Server(database, size)
+            server = Server(f"sqlite+aiosqlite:///{database}", size)
             try:
                 times = rotated_rounds(server, database, rounds, folder)
                 if size == sizes[0]:
@@ -172,8 +172,8 @@ def main() -> None:
         print(f"| {orders:,} | {growth:.1f} | {p50:.1f} | {p99:.1f} | {count:.1f} |")
         if args.big and not args.smoke:
             big = folder / "big.db"
-            seed(big, args.big)
-            server = Server(big, sizes[0])
+            seed(f"sqlite+aiosqlite:///{big}", args.big)
+            server = Server(f"sqlite+aiosqlite:///{big}", sizes[0])
             try:
                 growth, p50, p99 = memory_and_health(server)
                 count = count_ms(server)

@@ -56,11 +56,16 @@ class Soak:
         self.concurrency = concurrency
         self.sent: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
+        self.dropped: list[str] = []
         self.client = httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=concurrency))
 
-    async def call(self, endpoint: str, method: str, path: str, **kwargs: object) -> httpx.Response:
-        """Send one request and count it under its route template."""
-        response = await self.client.request(method, path, **kwargs)  # type: ignore[arg-type]
+    async def call(self, endpoint: str, method: str, path: str, **kwargs: object) -> httpx.Response | None:
+        """Send one request and count it under its route template; a dropped connection is counted, not raised."""
+        try:
+            response = await self.client.request(method, path, **kwargs)  # type: ignore[arg-type]
+        except httpx.TransportError as error:
+            self.dropped.append(f"{method} {path}: {error!r}")
+            return None
         self.sent[endpoint] += 1
         self.statuses[response.status_code] += 1
         return response
@@ -77,9 +82,15 @@ class Soak:
             await self.call(kind, "PATCH", f"/items/{item}", json=body)
         elif kind == "GET /export/orders":
             day = f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-            async with self.client.stream("GET", "/export/orders", params={"start_date": day, "end_date": day}) as r:
-                async for _ in r.aiter_bytes():
-                    pass
+            try:
+                async with self.client.stream(
+                    "GET", "/export/orders", params={"start_date": day, "end_date": day}
+                ) as r:
+                    async for _ in r.aiter_bytes():
+                        pass
+            except httpx.TransportError as error:
+                self.dropped.append(f"GET /export/orders {day}: {error!r}")
+                return
             self.sent[kind] += 1
             self.statuses[r.status_code] += 1
         elif kind == "GET /metrics":
@@ -160,7 +171,8 @@ async def soak_server(soak: Soak, pid: int, requests: int, database: Path) -> Ou
         cached = {}
         for item in range(1, soak.items + 1):
             await soak.call("GET /items/{item_id}", "GET", f"/items/{item}")  # a miss at most, then a hit
-            cached[item] = (await soak.call("GET /items/{item_id}", "GET", f"/items/{item}")).json()
+            response = await soak.call("GET /items/{item_id}", "GET", f"/items/{item}")
+            cached[item] = response.json() if response is not None else {}
         counted = (await soak.client.get("/metrics")).json()["endpoints"]
     finally:
         await soak.client.aclose()
@@ -180,17 +192,23 @@ def run(args: argparse.Namespace) -> int:
             "PERFSHOP_DEMO_ITEMS": str(items),
             "PERFSHOP_DEMO_ORDERS": "20000",
             "PERFSHOP_CACHE_MAX_ENTRIES": str(items + 20),
-            "PERFSHOP_LOG_LEVEL": "ERROR",
+            "PERFSHOP_LOG_LEVEL": "WARNING",
         }
         command = [str(Path(sys.executable).parent / "perfshop"), "serve"]
-        server = subprocess.Popen(["taskset", "-c", str(SERVER_CORE), *command], env=env, stderr=subprocess.DEVNULL)
+        log = (Path(folder) / "server.log").open("w")
+        server = subprocess.Popen(["taskset", "-c", str(SERVER_CORE), *command], env=env, stderr=log)
         soak = Soak(f"http://127.0.0.1:{port}", items, args.concurrency)
         try:
             outcome = asyncio.run(soak_server(soak, server.pid, requests, database))
         finally:
             server.terminate()
             server.wait(timeout=30)
-    return report(requests, soak, outcome)
+            log.close()
+        server_log = (Path(folder) / "server.log").read_text()
+    code = report(requests, soak, outcome)
+    if code:
+        print("server log (tail):\n" + server_log[-4000:], file=sys.stderr)
+    return code
 
 
 def report(requests: int, soak: Soak, outcome: Outcome) -> int:
@@ -221,6 +239,8 @@ def report(requests: int, soak: Soak, outcome: Outcome) -> int:
         failures.append(f"{len(outcome.stale)} items cached differently from the database, e.g. {outcome.stale[:5]}")
     if mismatched:
         failures.append(f"/metrics counts differ from the requests sent: {mismatched}")
+    if soak.dropped:
+        failures.append(f"{len(soak.dropped)} requests lost their connection, e.g. {soak.dropped[:3]}")
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0
@@ -231,10 +251,14 @@ async def wait_up(soak: Soak) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if (await soak.call("GET /health", "GET", "/health")).status_code == 200:
-                return
+            response = await soak.client.get("/health")
         except httpx.TransportError:
             await asyncio.sleep(0.1)
+            continue
+        soak.sent["GET /health"] += 1
+        soak.statuses[response.status_code] += 1
+        if response.status_code == 200:
+            return
     raise RuntimeError("the server did not start")
 
 

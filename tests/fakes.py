@@ -1,7 +1,7 @@
 """Fakes of the ports, for tests that need to control or observe an adapter."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
 
 from dishka import Provider, Scope, provide
@@ -29,7 +29,7 @@ class FakeOrderStream(OrderStreamPort):
         rows = [self.row(i) for i in range(min(size, self.total))]
         return EncodedBatch(encode_rows(rows, dialect), len(rows))
 
-    async def batches(self, period: Period, dialect: Dialect, size: int) -> AsyncIterator[EncodedBatch]:
+    async def batches(self, period: Period, dialect: Dialect, size: int) -> AsyncGenerator[EncodedBatch, None]:
         try:
             for first in range(0, self.total, size):
                 if self.fail_after is not None and self.batches_read >= self.fail_after:

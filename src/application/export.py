@@ -4,6 +4,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 
 from msgspec import Struct
 
@@ -98,19 +99,22 @@ class StreamingCSVExporter:
         try:
             yield BOM + encode_header(dialect)
             done, logged_tenths = 0, 0
-            async for batch in self._orders.batches(period, dialect, self._batch_size):
-                yield batch.data
-                # A download can outlast any shutdown grace period: stop it now, and visibly (the connection
-                # is aborted, never ended cleanly), rather than have it cut off at an arbitrary byte later.
-                self._refuse_when_stopping()
-                # A scheduling point per batch: other requests, and the news that the client left, get a turn
-                # even when neither the database nor the socket made this task wait.
-                await asyncio.sleep(0)
-                done += batch.rows
-                tenths = min(done * 10 // total, 10) if total else 10
-                if tenths > logged_tenths:
-                    logger.info("진행: %d%% (%s/%s)", tenths * 10, f"{done:,}", f"{total:,}")
-                    logged_tenths = tenths
+            # Closed as soon as the client leaves, not when the garbage collector gets to it: the adapter then
+            # stops its query and gives its connection back at once.
+            async with aclosing(self._orders.batches(period, dialect, self._batch_size)) as batches:
+                async for batch in batches:
+                    yield batch.data
+                    # A download can outlast any shutdown grace period: stop it now, and visibly (the connection
+                    # is aborted, never ended cleanly), rather than have it cut off at an arbitrary byte later.
+                    self._refuse_when_stopping()
+                    # A scheduling point per batch: other requests, and the news that the client left, get a turn
+                    # even when neither the database nor the socket made this task wait.
+                    await asyncio.sleep(0)
+                    done += batch.rows
+                    tenths = min(done * 10 // total, 10) if total else 10
+                    if tenths > logged_tenths:
+                        logger.info("진행: %d%% (%s/%s)", tenths * 10, f"{done:,}", f"{total:,}")
+                        logged_tenths = tenths
             elapsed = self._clock() - started
             logger.info("%s 내보내기 완료: %s건, 소요 시간 %.1f초", dialect.format.upper(), f"{done:,}", elapsed)
         finally:

@@ -1,6 +1,6 @@
 """The ports the use cases need; infrastructure adapters implement them."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
 from domain.caching import CacheStats
@@ -51,8 +51,8 @@ class OrderStreamPort(Protocol):
         """Up to `size` encoded rows from both ends of the period, to estimate the export's size."""
         ...
 
-    def batches(self, period: Period, dialect: Dialect, size: int) -> AsyncIterator[EncodedBatch]:
-        """Every row of the period in batches of at most `size`, all read from one consistent snapshot."""
+    def batches(self, period: Period, dialect: Dialect, size: int) -> AsyncGenerator[EncodedBatch, None]:
+        """Every row of the period in batches of at most `size`, from one snapshot; closing it stops the reading."""
         ...
 
 

@@ -16,7 +16,6 @@ from application.items import CreateItem, DeleteItem, GetItem, ListItems, Replac
 from application.metrics import GetMetrics, GetPrometheusMetrics, MetricsStates, PublishMetrics, ShareFaults
 from application.slow import CallSlowUpstream, RunSlowQuery, SerializeLargePayload
 from domain.caching import CacheTtls
-from domain.errors import Unavailable
 from domain.ports import (
     CachePort,
     Clock,
@@ -40,6 +39,7 @@ from infrastructure.sqla.engine import SqlaHealthProbe, is_sqlite, make_engine
 from infrastructure.sqla.items import SqlaItemRepository
 from infrastructure.sqla.order_stats import SqlaOrderStats
 from infrastructure.sqla.orders import SqliteOrderStream
+from infrastructure.sqla.pg_orders import PostgresOrderStream
 from presentation.settings import Settings
 
 
@@ -71,7 +71,7 @@ class StorageProvider(Provider):
         """Orders for export, encoded by the database."""
         if is_sqlite(engine):
             return SqliteOrderStream(engine)
-        raise Unavailable("the order export is not available on this database yet")
+        return PostgresOrderStream(engine)
 
 
 class CacheProvider(Provider):

@@ -5,12 +5,14 @@ import csv
 import gc
 import io
 import logging
+import re
 import threading
 import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -23,13 +25,14 @@ from presentation.app import create_app
 from presentation.settings import Settings
 from tests.fakes import FakeOrderStream, FakeStreamProvider
 from tests.http.asgi import stream_get
+from tests.services import empty_postgres_tables
 
 Client = AsyncTestClient  # type: ignore[type-arg]
 BOM = b"\xef\xbb\xbf"
 
 
-async def seeded_settings(tmp_path: Path, orders: int, **fields: Any) -> Settings:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'export.db'}"
+async def seeded_settings(url: str, orders: int, **fields: Any) -> Settings:
+    """Settings on the database at `url` after the generator has put `orders` orders into it."""
     engine = make_engine(url)
     await prepare_database(engine, demo_items=0, demo_orders=0)
     async with engine.begin() as conn:
@@ -39,16 +42,18 @@ async def seeded_settings(tmp_path: Path, orders: int, **fields: Any) -> Setting
 
 
 @pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[Litestar]:
-    """The real app on 3,000 generated orders (2023 to 2025)."""
-    application = create_app(settings=await seeded_settings(tmp_path, 3000))
-    async with AsyncTestClient(app=application):
-        yield application
+async def client(database_url: str) -> AsyncIterator[Client]:
+    """The real app on 3,000 generated orders (2023 to 2025), on each database."""
+    application = create_app(settings=await seeded_settings(database_url, 3000))
+    async with AsyncTestClient(app=application) as test_client:
+        yield test_client
 
 
 @pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[Client]:
-    async with AsyncTestClient(app=app) as test_client:
+async def sqlite_client(tmp_path: Path) -> AsyncIterator[Client]:
+    """The real app on an empty SQLite file: input is checked before any database is read."""
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", demo_items=0, demo_orders=0)
+    async with AsyncTestClient(app=create_app(settings=settings)) as test_client:
         yield test_client
 
 
@@ -134,9 +139,9 @@ BAD = [
 @pytest.mark.parametrize(("params", "field"), BAD)
 @pytest.mark.parametrize("path", ["/export/orders", "/export/orders/count"])
 async def test_bad_input_is_400_naming_the_parameter(
-    client: Client, path: str, params: dict[str, str], field: str
+    sqlite_client: Client, path: str, params: dict[str, str], field: str
 ) -> None:
-    response = await client.get(path, params=params)
+    response = await sqlite_client.get(path, params=params)
     assert response.status_code == 400, response.text
     body = response.json()
     assert set(body) == {"status_code", "detail", "extra"}
@@ -154,8 +159,8 @@ class Recorder(logging.Handler):
         self.records.append(record)
 
 
-async def test_progress_is_logged_in_the_briefs_words(tmp_path: Path) -> None:
-    app = create_app(settings=await seeded_settings(tmp_path, 3000, export_batch_size=300))
+async def test_progress_is_logged_in_the_briefs_words(database_url: str) -> None:
+    app = create_app(settings=await seeded_settings(database_url, 3000, export_batch_size=300))
     recorder = Recorder()
     logging.getLogger("perfshop.export").addHandler(recorder)
     try:
@@ -165,7 +170,14 @@ async def test_progress_is_logged_in_the_briefs_words(tmp_path: Path) -> None:
         logging.getLogger("perfshop.export").removeHandler(recorder)
     messages = [r.getMessage() for r in recorder.records]
     assert messages[0] == "CSV 내보내기 시작: 총 3,000건"
-    assert messages[1:11] == [f"진행: {p}% ({p * 30:,}/3,000)" for p in range(10, 101, 10)]
+    # Batches of at most 300 rows cross each tenth once; the count is the rows sent so far, counted.
+    progress = [re.fullmatch(r"진행: (\d+)% \(([\d,]+)/3,000\)", message) for message in messages[1:11]]
+    assert [int(match[1]) for match in progress if match] == list(range(10, 101, 10))
+    assert all(
+        p * 30 <= int(match[2].replace(",", "")) < p * 30 + 300
+        for p, match in zip(range(10, 101, 10), progress, strict=True)
+    )
+    assert messages[10] == "진행: 100% (3,000/3,000)"
     assert messages[11].startswith("CSV 내보내기 완료: 3,000건, 소요 시간 ")
     assert messages[11].endswith("초")
 
@@ -237,13 +249,14 @@ async def test_other_requests_stay_responsive_during_an_export(tmp_path: Path) -
     assert health == [200] * 5
 
 
-async def test_aborted_downloads_leak_no_connection_thread_or_memory(tmp_path: Path) -> None:
-    app = create_app(settings=await seeded_settings(tmp_path, 20_000, export_batch_size=500))
+async def test_aborted_downloads_leak_no_connection_thread_or_memory(database_url: str) -> None:
+    app = create_app(settings=await seeded_settings(database_url, 20_000, export_batch_size=500))
 
     async def leave(_: bytes) -> bool:
         return False
 
-    async with AsyncTestClient(app=app):
+    # The app runs in this test's event loop (not the test client's thread): asyncpg connections belong to one loop.
+    async with app.lifespan():
         engine = await app.state.dishka_container.get(AsyncEngine)
         for _ in range(10):  # warm up pools, caches and lazily created threads
             await stream_get(app, "/export/orders", on_chunk=leave)
@@ -264,8 +277,8 @@ async def test_aborted_downloads_leak_no_connection_thread_or_memory(tmp_path: P
         assert (await stream_get(app, "/export/orders"))["status"] == 200  # every slot was given back
 
 
-async def test_200k_rows_through_the_real_app_in_flat_memory(tmp_path: Path) -> None:
-    app = create_app(settings=await seeded_settings(tmp_path, 200_000))
+async def test_200k_rows_through_the_real_app_in_flat_memory(database_url: str) -> None:
+    app = create_app(settings=await seeded_settings(database_url, 200_000))
     received = 0
 
     async def discard(chunk: bytes) -> bool:
@@ -273,7 +286,8 @@ async def test_200k_rows_through_the_real_app_in_flat_memory(tmp_path: Path) -> 
         received += len(chunk)
         return True
 
-    async with AsyncTestClient(app=app):
+    # The app runs in this test's event loop (not the test client's thread): asyncpg connections belong to one loop.
+    async with app.lifespan():
         gc.collect()
         tracemalloc.start()
         start = tracemalloc.get_traced_memory()[0]
@@ -285,10 +299,41 @@ async def test_200k_rows_through_the_real_app_in_flat_memory(tmp_path: Path) -> 
     assert peak - start <= 10 * 1024 * 1024
 
 
-async def test_on_postgresql_the_export_is_503_for_now(postgres_url: str) -> None:
-    settings = Settings(database_url=postgres_url, demo_items=0, demo_orders=0)
-    async with AsyncTestClient(app=create_app(settings=settings)) as client:
-        for path in ("/export/orders", "/export/orders/count"):
-            response = await client.get(path)
-            assert response.status_code == 503
-            assert response.json()["detail"] == "the order export is not available on this database yet"
+async def test_a_client_that_leaves_cancels_the_copy_on_postgresql(postgres_url: str) -> None:
+    await empty_postgres_tables(postgres_url)
+    app = create_app(settings=await seeded_settings(postgres_url, 100_000))
+    received: list[bytes] = []
+
+    async def leave_after_one(chunk: bytes) -> bool:
+        received.append(chunk)
+        return len(received) < 2
+
+    # The app runs in this test's event loop (not the test client's thread): asyncpg connections belong to one loop.
+    async with app.lifespan():
+        engine = await app.state.dishka_container.get(AsyncEngine)
+        assert (await stream_get(app, "/export/orders", on_chunk=leave_after_one))["status"] == 200
+        # Left alone, a COPY whose client stopped reading would wait on its socket for good.
+        for _ in range(200):
+            checked_out, copying = engine.pool.checkedout(), await running_copies(postgres_url)
+            if checked_out == copying == 0:
+                break
+            await asyncio.sleep(0.01)
+        again = await stream_get(app, "/export/orders/count")
+    assert checked_out == 0
+    assert copying == 0
+    assert again["status"] == 200
+    assert 0 < sum(chunk.count(b"\n") for chunk in received) < 100_000
+
+
+async def running_copies(url: str) -> int:
+    """COPY statements that PostgreSQL is still running in the database at `url`."""
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND state <> 'idle' AND query ILIKE 'COPY%'"
+            )
+        )
+    finally:
+        await conn.close()

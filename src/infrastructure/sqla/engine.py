@@ -90,6 +90,16 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+# SQLSTATE classes of a server that cannot serve right now: connection exceptions (08) and operator
+# intervention (57P: shutting down, crashed, starting up) - as while PostgreSQL restarts.
+_UNAVAILABLE_SQLSTATES = ("08", "57P")
+
+
+def _is_server_unavailable(error: DBAPIError) -> bool:
+    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+
+
 def translate_errors(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
     """Turn a database that cannot answer (down, restarting, locked past the timeout) into `Unavailable`."""
 
@@ -100,7 +110,7 @@ def translate_errors(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P,
         except (OperationalError, InterfaceError, OSError, TimeoutError) as error:
             raise Unavailable("the database is unavailable; retry shortly") from error
         except DBAPIError as error:
-            if error.connection_invalidated:
+            if error.connection_invalidated or _is_server_unavailable(error):
                 raise Unavailable("the database connection was lost; retry shortly") from error
             raise
 

@@ -1,6 +1,6 @@
 """Orders streamed out of SQLite, each batch encoded by SQLite itself into the domain's export format."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -131,7 +131,7 @@ class SqliteOrderStream(OrderStreamPort):
                     data, rows = data + (text or "").encode(), rows + count
         return EncodedBatch(data, rows)
 
-    async def batches(self, period: Period, dialect: Dialect, size: int) -> AsyncIterator[EncodedBatch]:
+    async def batches(self, period: Period, dialect: Dialect, size: int) -> AsyncGenerator[EncodedBatch, None]:
         """Every row of the period, `size` rows per batch, from one read transaction (one snapshot)."""
         _, params = _where(period, after_key=False)
         params["size"] = size
