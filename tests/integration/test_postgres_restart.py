@@ -94,6 +94,7 @@ def test_a_restarted_database_is_503_then_recovers_with_every_acknowledged_write
             print(server.stdout.read().decode()[-6000:] if server.stdout else "")  # shown when the test fails
         stored = asyncio.run(item_names(cluster.url))
 
+    print(f"statuses {dict(load.statuses)}; writes again {recovery_s:.2f} s after PostgreSQL was back")
     assert load.statuses[503] > 0  # the outage was seen...
     assert {status for status in load.statuses if status >= 500} == {503}  # ...and only ever as a 503
     assert 0 <= recovery_s < 10  # writes succeed again soon after the database is back, with no restart

@@ -5,12 +5,15 @@ from typing import Annotated
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, get
 from litestar.params import QueryParameter
+from litestar.status_codes import HTTP_401_UNAUTHORIZED
 
 from application.metrics import GetMetrics, GetPrometheusMetrics, Scope
 from domain.metrics import MetricsReport
 from presentation.http.auth import metrics_viewers
+from presentation.http.errors import error_spec
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+METRICS_AUTH = {HTTP_401_UNAUTHORIZED: error_spec("PERFSHOP_METRICS_TOKEN is set and the request does not carry it")}
 
 ScopeParameter = Annotated[
     Scope | None,
@@ -29,13 +32,13 @@ class MetricsController(Controller):
     guards = [metrics_viewers]  # noqa: RUF012 - Litestar declares it as a plain list
     tags = ["metrics"]  # noqa: RUF012 - Litestar declares it as a plain list
 
-    @get("/")
+    @get("/", responses=METRICS_AUTH)
     @inject
     async def metrics(self, get_metrics: FromDishka[GetMetrics], wanted: ScopeParameter = None) -> MetricsReport:
         """Lifetime and window figures per endpoint, the five slowest endpoints and the request rates."""
         return await get_metrics(wanted)
 
-    @get("/prometheus", media_type=PROMETHEUS_TEXT)
+    @get("/prometheus", media_type=PROMETHEUS_TEXT, responses=METRICS_AUTH)
     @inject
     async def prometheus(self, get_text: FromDishka[GetPrometheusMetrics], wanted: ScopeParameter = None) -> str:
         """Request counter and duration histogram by process, method, route template and status class."""
