@@ -2,6 +2,7 @@
 status classes), and the mergeable state and report documents built from it."""
 
 from bisect import bisect_left
+from typing import TypeAlias
 
 from msgspec import Struct
 
@@ -10,6 +11,8 @@ from domain.histogram import Histogram, bucket_of
 UNMATCHED = "<unmatched>"
 PERCENTS = (50, 95, 99)
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
+# p50, p95, p99 in µs (None when empty) of the lifetime, the window and the time to first byte, in that order.
+Percentiles: TypeAlias = tuple[list[float | None], list[float | None], list[float | None]]
 # Upper bounds (seconds) of the exposed duration buckets: endpoints of about 100, 200 and 500 ms fall into
 # different buckets even when they run 15 % slow or fast, and 0.3 s is the default slow-request threshold.
 EXPOSED_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.15, 0.3, 0.45, 0.75, 1.0, 2.5, 5.0, 10.0)
@@ -170,7 +173,7 @@ class SlidingWindow:
 
     def _drop(self, slot: _Second) -> None:
         for index, times in slot.buckets.items():
-            self.histogram.add(index, -times)
+            self.histogram.remove(index, times)
         self.count -= slot.count
         self.micros -= slot.micros
         slot.count = slot.micros = 0
@@ -234,6 +237,11 @@ class EndpointStats:
             series=series,
             ttfb=self.ttfb.sparse() if self.ttfb else None,
         )
+
+    def percentiles(self) -> Percentiles:
+        """Lifetime, window and TTFB percentiles read from the live histograms (call right after `state`)."""
+        ttfb: list[float | None] = self.ttfb.percentiles(PERCENTS) if self.ttfb else [None] * len(PERCENTS)
+        return self.histogram.percentiles(PERCENTS), self.window.histogram.percentiles(PERCENTS), ttfb
 
 
 class _Series:

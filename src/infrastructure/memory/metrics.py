@@ -1,6 +1,7 @@
 """Request metrics kept in this process."""
 
-from domain.metrics import EndpointStats, ProcessMetrics, RequestSample
+from domain.metrics import EndpointStats, EndpointSummary, MetricsReport, ProcessMetrics, RequestSample
+from domain.metrics_report import document, summarize
 from domain.ports import Clock, MetricsPort
 
 
@@ -28,3 +29,11 @@ class InMemoryMetrics(MetricsPort):
         span = min(uptime, self._window_s)
         endpoints = {name: stats.state(int(now), span) for name, stats in self._endpoints.items()}
         return ProcessMetrics(process=self._process, uptime_s=uptime, window_s=self._window_s, endpoints=endpoints)
+
+    def report(self) -> MetricsReport:
+        """This process's /metrics document, its percentiles read from the live histograms."""
+        state = self.state()
+        endpoints: dict[str, EndpointSummary] = {
+            name: summarize(endpoint, self._endpoints[name].percentiles()) for name, endpoint in state.endpoints.items()
+        }
+        return document([state], endpoints)
