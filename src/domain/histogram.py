@@ -82,8 +82,10 @@ class Histogram:
 
     def add(self, index: int) -> None:
         """Count one value in bucket `index`."""
-        counts = self.counts
-        counts[index] = counts.get(index, 0) + 1
+        try:
+            self.counts[index] += 1
+        except KeyError:  # rare: a bucket's first value (try costs nothing in the common case)
+            self.counts[index] = 1
         self.groups[index >> SUB_BITS] += 1
         self.total += 1
 

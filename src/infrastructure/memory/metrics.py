@@ -10,6 +10,7 @@ class InMemoryMetrics(MetricsPort):
 
     def __init__(self, clock: Clock, window_s: int = 60, process: str = "local") -> None:
         self._clock = clock
+        self._now = clock.__call__  # the bound call itself: for the real clock, the C function (read per request)
         self._window_s = window_s
         self._process = process
         self._started = clock()
@@ -20,7 +21,7 @@ class InMemoryMetrics(MetricsPort):
         stats = self._endpoints.get(sample.endpoint)
         if stats is None:
             stats = self._endpoints[sample.endpoint] = EndpointStats(self._window_s)
-        stats.record(sample, int(self._clock()))
+        stats.record(sample, int(self._now()))
 
     def state(self) -> ProcessMetrics:
         """Every endpoint's figures now; the window rate divides by the window or, early on, by the uptime."""
