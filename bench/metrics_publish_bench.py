@@ -6,6 +6,8 @@ when the machine has one: `time.process_time()` around each publish cycle (takin
 one pipelined round trip), between cycles one more second of traffic is recorded (not timed). Beside it, in
 the same rounds (rotated): the state alone, and a dense encoding (every bucket of every histogram) to show what
 the sparse bucket maps save. At one publication per second, the CPU seconds of one cycle are the share of a core.
+Then cluster reads through the /metrics use case (8 processes x 50 endpoints), with and without new publications
+to decode, and the longest stretch of CPU work between two turns of the event loop.
 """
 
 import argparse

@@ -2,7 +2,7 @@
 
 from bisect import bisect_left
 from collections.abc import Mapping
-from itertools import accumulate, repeat
+from itertools import accumulate, compress
 
 # Values are whole microseconds. Below 128 µs every microsecond has its own bucket; above, each power of two
 # is cut into 64 equal buckets, so a bucket is never wider than 1/64 (1.6 %) of the values it holds. Every
@@ -14,6 +14,7 @@ _LINEAR_BITS = SUB_BITS + 1
 MAX_EXPONENT = 24  # the last bucket starts at 2**30 µs (about 18 minutes); longer values are clamped into it
 BUCKETS = (MAX_EXPONENT + 2) << SUB_BITS
 GROUPS = BUCKETS >> SUB_BITS
+_INDICES = tuple(range(BUCKETS))  # built once: sparse maps take their keys from here instead of making new ints
 
 
 def bucket_of(micros: int) -> int:
@@ -51,7 +52,7 @@ def estimate(index: int, rank: int, below: int, count: int) -> float:
 
 def percentiles_of(buckets: Mapping[int, int], percents: tuple[int, ...]) -> list[float | None]:
     """Nearest-rank percentiles in microseconds of a sparse {bucket index: count} map, in any key order."""
-    order = sorted(buckets)  # near-linear: published and merged maps are mostly in ascending order already
+    order = sorted(buckets)  # a few hundred keys at most in practice: values spread over a few powers of two
     cumulative = list(accumulate(map(buckets.__getitem__, order)))
     total = cumulative[-1] if cumulative else 0
     if not total:
@@ -66,37 +67,40 @@ def percentiles_of(buckets: Mapping[int, int], percents: tuple[int, ...]) -> lis
 
 
 class Histogram:
-    """Non-empty buckets as a sparse {index: count} map (a snapshot is one dict copy), plus counts per group of
-    64 buckets so that a percentile reads ~100 numbers, not every bucket."""
+    """Counts per bucket, plus counts per group of 64 buckets so that a percentile reads ~100 numbers, not 1,664.
+
+    The arrays are allocated once, so the memory does not change with the values counted.
+    """
 
     __slots__ = ("counts", "groups", "total")
 
     def __init__(self) -> None:
-        self.counts: dict[int, int] = {}
+        self.counts = [0] * BUCKETS
         self.groups = [0] * GROUPS
         self.total = 0
 
     def sparse(self) -> dict[int, int]:
-        """The non-empty buckets only: what a process publishes."""
-        return dict(self.counts)
+        """The non-empty buckets only, in ascending order: what a process publishes."""
+        counts = self.counts
+        buckets: dict[int, int] = {}
+        for group, total in enumerate(self.groups):
+            if total:
+                first = group << SUB_BITS
+                chunk = counts[first : first + SUB_BUCKETS]
+                buckets.update(
+                    zip(compress(_INDICES[first : first + SUB_BUCKETS], chunk), filter(None, chunk), strict=True)
+                )
+        return buckets
 
     def add(self, index: int) -> None:
         """Count one value in bucket `index`."""
-        try:
-            self.counts[index] += 1
-        except KeyError:  # rare: a bucket's first value (try costs nothing in the common case)
-            self.counts[index] = 1
+        self.counts[index] += 1
         self.groups[index >> SUB_BITS] += 1
         self.total += 1
 
     def remove(self, index: int, times: int) -> None:
-        """Forget `times` values of bucket `index` (all of them were added); an emptied bucket leaves the map."""
-        counts = self.counts
-        left = counts[index] - times
-        if left:
-            counts[index] = left
-        else:
-            del counts[index]
+        """Forget `times` values of bucket `index` (all of them were added)."""
+        self.counts[index] -= times
         self.groups[index >> SUB_BITS] -= times
         self.total -= times
 
@@ -113,9 +117,9 @@ class Histogram:
             rank = rank_of(percent, total)
             group = bisect_left(group_totals, rank)
             first = group << SUB_BITS
-            if group != read:  # p95 and p99 often share a group: read its 64 buckets once
+            if group != read:  # p95 and p99 often share a group: sum its 64 buckets once
                 read = group
-                within = list(accumulate(map(counts.get, range(first, first + SUB_BUCKETS), repeat(0))))
+                within = list(accumulate(counts[first : first + SUB_BUCKETS]))
             below = group_totals[group - 1] if group else 0
             offset = bisect_left(within, rank - below)
             below += within[offset - 1] if offset else 0

@@ -219,8 +219,11 @@ class EndpointStats:
             ttfb.add(bucket_of(round(sample.ttfb * 1_000_000)))
             self.ttfb = ttfb
 
-    def state(self, second: int, window_span: float) -> EndpointState:
-        """The mergeable figures as of `second`; the window rate is over `window_span` seconds."""
+    def state(self, second: int, window_span: float, *, buckets: bool = True) -> EndpointState:
+        """The mergeable figures as of `second`; the window rate is over `window_span` seconds.
+
+        Without `buckets` the bucket maps are left empty: for a caller that reads `percentiles` instead.
+        """
         window = self.window
         window.advance(second)
         series = tuple(
@@ -233,13 +236,13 @@ class EndpointStats:
             micros=self.micros,
             min_us=self.min_us if count else 0,
             max_us=self.max_us,
-            buckets=self.histogram.sparse(),
+            buckets=self.histogram.sparse() if buckets else {},
             window_count=window.count,
             window_micros=window.micros,
-            window_buckets=window.histogram.sparse(),
+            window_buckets=window.histogram.sparse() if buckets else {},
             window_rps=window.count / window_span if window_span > 0 else 0.0,
             series=series,
-            ttfb=self.ttfb.sparse() if self.ttfb else None,
+            ttfb=self.ttfb.sparse() if self.ttfb and buckets else None,
         )
 
     def percentiles(self) -> Percentiles:
