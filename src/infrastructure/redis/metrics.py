@@ -25,8 +25,7 @@ return forgotten
 
 
 class RedisMetricsShare(MetricsSharePort):
-    """MetricsSharePort in Redis: per process a msgpack state key and a version key, both expiring after
-    `expiry_s`, and a set naming the processes.
+    """MetricsSharePort in Redis: per process a msgpack state key and a version key expiring together; a set names them.
 
     A process is live exactly as long as its keys: a process that stops publishing drops out when they expire,
     whoever reads. A reader fetches the small version keys first and downloads and decodes only the states
