@@ -6,6 +6,8 @@ when the machine has one: `time.process_time()` around each publish cycle (takin
 one pipelined round trip), between cycles one more second of traffic is recorded (not timed). Beside it, in
 the same rounds (rotated): the state alone, and a dense encoding (every bucket of every histogram) to show what
 the sparse bucket maps save. At one publication per second, the CPU seconds of one cycle are the share of a core.
+Then cluster reads through the /metrics use case (8 processes x 50 endpoints), with and without new publications
+to decode, and the longest stretch of CPU work between two turns of the event loop.
 """
 
 import argparse
@@ -21,9 +23,9 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from domain.histogram import Histogram
+from application.metrics import GetMetrics, MetricsStates, ShareFaults
+from domain.histogram import BUCKETS
 from domain.metrics import ProcessMetrics
-from domain.metrics_report import report
 from infrastructure.memory.metrics import InMemoryMetrics
 from infrastructure.redis.metrics import RedisMetricsShare
 from profiling_bench import SteppingClock, fill
@@ -37,8 +39,8 @@ def dense(state: ProcessMetrics) -> bytes:
     endpoints = {
         name: [
             endpoint.count,
-            Histogram.of(endpoint.buckets).counts,
-            Histogram.of(endpoint.window_buckets).counts,
+            [endpoint.buckets.get(index, 0) for index in range(BUCKETS)],
+            [endpoint.window_buckets.get(index, 0) for index in range(BUCKETS)],
             [(s.status_class, s.count, s.sum_s, s.buckets) for s in endpoint.series],
         ]
         for name, endpoint in state.endpoints.items()
@@ -118,22 +120,48 @@ async def main(rounds: int, cycles: int, per_second: int) -> None:
 
 
 async def read_rows(share: RedisMetricsShare, metrics: InMemoryMetrics, rounds: int) -> None:
-    """Time a cluster read: this process's state, 7 published ones from Redis, merged into the report."""
+    """Time cluster reads (the /metrics use case): this process's state plus 7 published ones, merged.
+
+    The first read after the others republished downloads and decodes their states; a read while nothing was
+    republished decodes nothing. Beside the CPU time, the longest stretch of CPU work between two turns of the
+    event loop, seen by a task that only yields.
+    """
     own = metrics.state()
-    for i in range(7):
-        await share.publish(msgspec.structs.replace(own, process=f"peer-{i}"))
-    cpu_times, wall_times = [], []
+    get_metrics = GetMetrics(metrics, MetricsStates(metrics, share, ShareFaults(time.monotonic)))
+    rows: dict[str, tuple[list[float], list[float], list[float]]] = {}
     for _ in range(max(rounds, 5)):
-        started_cpu, started_wall = time.process_time(), time.perf_counter()
-        states = [metrics.state(), *(state for state in await share.live() if state.process != "bench")]
-        document = report(states, scope="cluster")
-        cpu_times.append(time.process_time() - started_cpu)
-        wall_times.append(time.perf_counter() - started_wall)
-    assert document.processes == 8
-    print("\n| cluster read | processes x endpoints | CPU ms (median) | wall ms (median) |")
+        for i in range(7):
+            await share.publish(msgspec.structs.replace(own, process=f"peer-{i}"))
+        for row in ("after 7 republished (decode 7)", "nothing republished (cached)"):
+            cpu_times, wall_times, held = rows.setdefault(row, ([], [], []))
+            gaps: list[float] = []
+            ticker = asyncio.create_task(_yielder(gaps))
+            await asyncio.sleep(0)
+            started_cpu, started_wall = time.process_time(), time.perf_counter()
+            document = await get_metrics("cluster")
+            cpu_times.append(time.process_time() - started_cpu)
+            wall_times.append(time.perf_counter() - started_wall)
+            ticker.cancel()
+            held.append(max(gaps, default=0.0))
+            assert document.processes == 8
+    print("\n| cluster read (8 x 50 endpoints) | CPU ms (median) | wall ms (median) | longest loop hold, CPU ms |")
     print("|---|---:|---:|---:|")
-    cpu_ms, wall_ms = statistics.median(cpu_times) * 1000, statistics.median(wall_times) * 1000
-    print(f"| state + Redis read + merge + report | 8 x {ENDPOINTS} | {cpu_ms:.2f} | {wall_ms:.2f} |")
+    for row, (cpu_times, wall_times, held) in rows.items():
+        print(
+            f"| {row} | {statistics.median(cpu_times) * 1000:.2f} | {statistics.median(wall_times) * 1000:.2f} "
+            f"| {statistics.median(held) * 1000:.2f} |"
+        )
+
+
+async def _yielder(gaps: list[float]) -> None:
+    # CPU time of this thread between two turns: the work that held the loop, not the time other processes of
+    # the shared machine took the core away.
+    last = time.thread_time()
+    while True:
+        await asyncio.sleep(0)
+        now = time.thread_time()
+        gaps.append(now - last)
+        last = now
 
 
 if __name__ == "__main__":

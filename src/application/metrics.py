@@ -1,11 +1,14 @@
 """Use cases reading the request metrics (this process's or every live process's) and publishing this process's."""
 
+import asyncio
 import logging
 from typing import Literal
 
+import msgspec
+
 from domain.errors import InvalidInput, Unavailable
-from domain.metrics import EXPOSED_BOUNDS, MetricsReport, ProcessMetrics, split_endpoint
-from domain.metrics_report import report
+from domain.metrics import EXPOSED_BOUNDS, EndpointSummary, MetricsReport, ProcessMetrics, split_endpoint
+from domain.metrics_report import bucket_entries, by_endpoint, document, merge, summarize
 from domain.ports import Clock, MetricsPort, MetricsSharePort
 
 logger = logging.getLogger("perfshop.metrics")
@@ -15,6 +18,8 @@ Scope = Literal["local", "cluster"]
 _REQUESTS = "perfshop_http_requests_total"
 _DURATION = "perfshop_http_request_duration_seconds"
 _WARN_EVERY_S = 60.0
+# About a millisecond of merging and percentiles between two returns to the event loop.
+SLICE_ENTRIES = 10_000
 
 
 class ShareFaults:
@@ -36,7 +41,7 @@ class ShareFaults:
 
 
 class MetricsStates:
-    """The states a read covers: this process's live one, plus every other live process's published one.
+    """Which processes a read covers: this one alone, or this one and every other live process's publication.
 
     The answering process counts its own requests from memory, never from what it published, and every
     other process from its latest publication, so no request is counted twice.
@@ -47,43 +52,60 @@ class MetricsStates:
         self._share = share
         self._faults = faults
 
-    async def __call__(self, scope: Scope | None) -> tuple[list[ProcessMetrics], Scope, str | None]:
-        """(states, scope served, why a cluster read fell back to this process); the default is the widest."""
-        own = self._metrics.state()
+    async def __call__(self, scope: Scope | None) -> tuple[list[ProcessMetrics] | None, str | None]:
+        """(this process's state and the others', None for a local read; why a cluster read fell back)."""
         if self._share is None:
             if scope == "cluster":
                 raise InvalidInput("scope", "scope=cluster needs PERFSHOP_REDIS_URL: this process shares no metrics")
-            return [own], "local", None
+            return None, None
         if scope == "local":
-            return [own], "local", None
+            return None, None
         try:
             published = await self._share.live()
         except Unavailable as error:
             self._faults.warn("reading", error)
-            return [own], "local", f"the metrics share is unavailable ({error}); this process only"
-        return [own, *(state for state in published if state.process != own.process)], "cluster", None
+            return None, f"the metrics share is unavailable ({error}); this process only"
+        own = self._metrics.state()
+        return [own, *(state for state in published if state.process != own.process)], None
 
 
 class GetMetrics:
-    """Per-endpoint lifetime and window figures, the five slowest endpoints and the request rates."""
+    """Per-endpoint lifetime and window figures, the five slowest endpoints and the request rates.
 
-    def __init__(self, states: MetricsStates) -> None:
+    A cluster read merges every process's bucket maps endpoint by endpoint and gives the event loop back after
+    every SLICE_ENTRIES bucket counts read, so that a large cluster never stalls the requests being served.
+    """
+
+    def __init__(self, metrics: MetricsPort, states: MetricsStates) -> None:
+        self._metrics = metrics
         self._states = states
 
     async def __call__(self, scope: Scope | None = None) -> MetricsReport:
-        states, served, error = await self._states(scope)
-        return report(states, scope=served, cluster_error=error)
+        states, error = await self._states(scope)
+        if states is None:
+            local = self._metrics.report()
+            return local if error is None else msgspec.structs.replace(local, cluster_error=error)
+        endpoints: dict[str, EndpointSummary] = {}
+        entries = 0
+        for name, group in by_endpoint(states).items():
+            endpoints[name] = summarize(merge(group))
+            entries += bucket_entries(group)
+            if entries >= SLICE_ENTRIES:
+                entries = 0
+                await asyncio.sleep(0)
+        return document(states, endpoints, scope="cluster")
 
 
 class GetPrometheusMetrics:
     """The same figures in the Prometheus text format 0.0.4, one series set per process."""
 
-    def __init__(self, states: MetricsStates) -> None:
+    def __init__(self, metrics: MetricsPort, states: MetricsStates) -> None:
+        self._metrics = metrics
         self._states = states
 
     async def __call__(self, scope: Scope | None = None) -> str:
-        states, _, _ = await self._states(scope)
-        return prometheus_text(states)
+        states, _ = await self._states(scope)
+        return prometheus_text(states or [self._metrics.state()])
 
 
 class PublishMetrics:

@@ -2,7 +2,7 @@
 
 from bisect import bisect_left
 from collections.abc import Mapping
-from itertools import accumulate
+from itertools import accumulate, compress
 
 # Values are whole microseconds. Below 128 µs every microsecond has its own bucket; above, each power of two
 # is cut into 64 equal buckets, so a bucket is never wider than 1/64 (1.6 %) of the values it holds. Every
@@ -14,6 +14,7 @@ _LINEAR_BITS = SUB_BITS + 1
 MAX_EXPONENT = 24  # the last bucket starts at 2**30 µs (about 18 minutes); longer values are clamped into it
 BUCKETS = (MAX_EXPONENT + 2) << SUB_BITS
 GROUPS = BUCKETS >> SUB_BITS
+_INDICES = tuple(range(BUCKETS))  # built once: sparse maps take their keys from here instead of making new ints
 
 
 def bucket_of(micros: int) -> int:
@@ -36,8 +37,40 @@ def bucket_bounds(index: int) -> tuple[int, int]:
     return (index - (exponent << SUB_BITS)) << exponent, 1 << exponent
 
 
+def rank_of(percent: int, total: int) -> int:
+    """The nearest rank of a percentile among `total` values (1-based, at least 1)."""
+    return max(1, -(-percent * total // 100))  # ceil without float error: p95 of 100 values is the 95th
+
+
+def estimate(index: int, rank: int, below: int, count: int) -> float:
+    """The value of the `rank`-th value overall, which is in bucket `index` holding `count` values above `below`."""
+    lower, width = bucket_bounds(index)
+    # Spreading a bucket's values evenly over its width keeps the estimate's rank close to the target even
+    # where one bucket holds a few percent of all values.
+    return lower + width * (rank - below - 0.5) / count
+
+
+def percentiles_of(buckets: Mapping[int, int], percents: tuple[int, ...]) -> list[float | None]:
+    """Nearest-rank percentiles in microseconds of a sparse {bucket index: count} map, in any key order."""
+    order = sorted(buckets)  # a few hundred keys at most in practice: values spread over a few powers of two
+    cumulative = list(accumulate(map(buckets.__getitem__, order)))
+    total = cumulative[-1] if cumulative else 0
+    if not total:
+        return [None] * len(percents)
+    estimates: list[float | None] = []
+    for percent in percents:
+        rank = rank_of(percent, total)
+        at = bisect_left(cumulative, rank)
+        below = cumulative[at - 1] if at else 0
+        estimates.append(estimate(order[at], rank, below, cumulative[at] - below))
+    return estimates
+
+
 class Histogram:
-    """Counts per bucket, plus counts per group of 64 buckets so that a percentile reads ~100 numbers, not 1,664."""
+    """Counts per bucket, plus counts per group of 64 buckets so that a percentile reads ~100 numbers, not 1,664.
+
+    The arrays are allocated once, so the memory does not change with the values counted.
+    """
 
     __slots__ = ("counts", "groups", "total")
 
@@ -46,35 +79,30 @@ class Histogram:
         self.groups = [0] * GROUPS
         self.total = 0
 
-    @classmethod
-    def of(cls, buckets: Mapping[int, int]) -> "Histogram":
-        """A histogram holding these counts per bucket index (the inverse of `sparse`)."""
-        histogram = cls()
-        for index, times in buckets.items():
-            histogram.add(index, times)
-        return histogram
-
     def sparse(self) -> dict[int, int]:
-        """The non-empty buckets only: what a process publishes, a few dozen numbers rather than 1,664."""
+        """The non-empty buckets only, in ascending order: what a process publishes."""
         counts = self.counts
         buckets: dict[int, int] = {}
         for group, total in enumerate(self.groups):
             if total:
                 first = group << SUB_BITS
-                buckets.update((index, counts[index]) for index in range(first, first + SUB_BUCKETS) if counts[index])
+                chunk = counts[first : first + SUB_BUCKETS]
+                buckets.update(
+                    zip(compress(_INDICES[first : first + SUB_BUCKETS], chunk), filter(None, chunk), strict=True)
+                )
         return buckets
 
-    def add(self, index: int, times: int = 1) -> None:
-        """Count `times` values (negative: remove them) in bucket `index`."""
-        self.counts[index] += times
-        self.groups[index >> SUB_BITS] += times
-        self.total += times
+    def add(self, index: int) -> None:
+        """Count one value in bucket `index`."""
+        self.counts[index] += 1
+        self.groups[index >> SUB_BITS] += 1
+        self.total += 1
 
-    def merge(self, other: "Histogram") -> None:
-        """Add every count of `other` (same layout by construction) to this histogram."""
-        self.counts = [mine + theirs for mine, theirs in zip(self.counts, other.counts, strict=True)]
-        self.groups = [mine + theirs for mine, theirs in zip(self.groups, other.groups, strict=True)]
-        self.total += other.total
+    def remove(self, index: int, times: int) -> None:
+        """Forget `times` values of bucket `index` (all of them were added)."""
+        self.counts[index] -= times
+        self.groups[index >> SUB_BITS] -= times
+        self.total -= times
 
     def percentiles(self, percents: tuple[int, ...]) -> list[float | None]:
         """Nearest-rank percentiles in microseconds (None when empty), interpolated linearly inside the bucket."""
@@ -82,17 +110,18 @@ class Histogram:
         if not total:
             return [None] * len(percents)
         group_totals = list(accumulate(self.groups))
+        counts = self.counts
         estimates: list[float | None] = []
+        read, within = -1, []
         for percent in percents:
-            rank = max(1, -(-percent * total // 100))  # ceil without float error: p95 of 100 values is the 95th
+            rank = rank_of(percent, total)
             group = bisect_left(group_totals, rank)
             first = group << SUB_BITS
+            if group != read:  # p95 and p99 often share a group: sum its 64 buckets once
+                read = group
+                within = list(accumulate(counts[first : first + SUB_BUCKETS]))
             below = group_totals[group - 1] if group else 0
-            within = list(accumulate(self.counts[first : first + SUB_BUCKETS]))
             offset = bisect_left(within, rank - below)
             below += within[offset - 1] if offset else 0
-            lower, width = bucket_bounds(first + offset)
-            # Spreading a bucket's values evenly over its width keeps the estimate's rank close to the target
-            # even where one bucket holds a few percent of all values.
-            estimates.append(lower + width * (rank - below - 0.5) / self.counts[first + offset])
+            estimates.append(estimate(first + offset, rank, below, counts[first + offset]))
         return estimates

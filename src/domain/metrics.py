@@ -2,6 +2,7 @@
 status classes), and the mergeable state and report documents built from it."""
 
 from bisect import bisect_left
+from typing import TypeAlias
 
 from msgspec import Struct
 
@@ -10,9 +11,12 @@ from domain.histogram import Histogram, bucket_of
 UNMATCHED = "<unmatched>"
 PERCENTS = (50, 95, 99)
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
+# p50, p95, p99 in µs (None when empty) of the lifetime, the window and the time to first byte, in that order.
+Percentiles: TypeAlias = tuple[list[float | None], list[float | None], list[float | None]]
 # Upper bounds (seconds) of the exposed duration buckets: endpoints of about 100, 200 and 500 ms fall into
 # different buckets even when they run 15 % slow or fast, and 0.3 s is the default slow-request threshold.
 EXPOSED_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.15, 0.3, 0.45, 0.75, 1.0, 2.5, 5.0, 10.0)
+_NO_MINIMUM = 1 << 62  # above any duration, so that the first one recorded becomes the minimum
 
 
 class RequestSample(Struct, frozen=True, gc=False):
@@ -123,11 +127,10 @@ def split_endpoint(endpoint: str) -> tuple[str, str]:
 
 
 class _Second:
-    __slots__ = ("buckets", "count", "micros", "second")
+    __slots__ = ("buckets", "micros", "second")
 
     def __init__(self) -> None:
         self.second = -1
-        self.count = 0
         self.micros = 0
         self.buckets: dict[int, int] = {}
 
@@ -139,14 +142,18 @@ class SlidingWindow:
     costs the same as reading the lifetime histogram, whatever the traffic.
     """
 
-    __slots__ = ("count", "histogram", "micros", "seconds", "slots")
+    __slots__ = ("histogram", "micros", "seconds", "slots")
 
     def __init__(self, seconds: int) -> None:
         self.seconds = seconds
         self.slots = [_Second() for _ in range(seconds)]
         self.histogram = Histogram()
-        self.count = 0
         self.micros = 0
+
+    @property
+    def count(self) -> int:
+        """Values in the window."""
+        return self.histogram.total
 
     def add(self, second: int, index: int, micros: int) -> None:
         """Count one value of bucket `index` in `second` (seconds never go backwards)."""
@@ -154,38 +161,36 @@ class SlidingWindow:
         if slot.second != second:
             self._drop(slot)
             slot.second = second
-        slot.count += 1
+        buckets = slot.buckets
+        buckets[index] = buckets.get(index, 0) + 1
         slot.micros += micros
-        slot.buckets[index] = slot.buckets.get(index, 0) + 1
         self.histogram.add(index)
-        self.count += 1
         self.micros += micros
 
     def advance(self, second: int) -> None:
         """Forget the slots older than the window ending at `second`."""
         oldest = second - self.seconds
         for slot in self.slots:
-            if slot.count and slot.second <= oldest:
+            if slot.buckets and slot.second <= oldest:
                 self._drop(slot)
 
     def _drop(self, slot: _Second) -> None:
+        remove = self.histogram.remove
         for index, times in slot.buckets.items():
-            self.histogram.add(index, -times)
-        self.count -= slot.count
+            remove(index, times)
         self.micros -= slot.micros
-        slot.count = slot.micros = 0
+        slot.micros = 0
         slot.buckets = {}
 
 
 class EndpointStats:
     """Everything kept about one endpoint; memory does not grow with the number of requests."""
 
-    __slots__ = ("count", "histogram", "max_us", "micros", "min_us", "series", "ttfb", "window")
+    __slots__ = ("histogram", "max_us", "micros", "min_us", "series", "ttfb", "window")
 
     def __init__(self, window_s: int) -> None:
-        self.count = 0
         self.micros = 0
-        self.min_us = 0
+        self.min_us = _NO_MINIMUM
         self.max_us = 0
         self.histogram = Histogram()
         self.window = SlidingWindow(window_s)
@@ -194,46 +199,56 @@ class EndpointStats:
 
     def record(self, sample: RequestSample, second: int) -> None:
         """Add one request that finished during `second`."""
-        micros = round(sample.seconds * 1_000_000)
+        seconds = sample.seconds
+        micros = round(seconds * 1_000_000)
         index = bucket_of(micros)
-        if not self.count or micros < self.min_us:
+        if micros < self.min_us:
             self.min_us = micros
         if micros > self.max_us:
             self.max_us = micros
-        self.count += 1
         self.micros += micros
         self.histogram.add(index)
         self.window.add(second, index, micros)
-        series = self.series.get(sample.status // 100) or self.series.setdefault(sample.status // 100, _Series())
+        hundreds = sample.status // 100
+        series = self.series.get(hundreds) or self.series.setdefault(hundreds, _Series())
         series.count += 1
-        series.seconds += sample.seconds
-        series.buckets[bisect_left(EXPOSED_BOUNDS, sample.seconds)] += 1
+        series.seconds += seconds
+        series.buckets[bisect_left(EXPOSED_BOUNDS, seconds)] += 1
         if sample.ttfb is not None:
             ttfb = self.ttfb or Histogram()
             ttfb.add(bucket_of(round(sample.ttfb * 1_000_000)))
             self.ttfb = ttfb
 
-    def state(self, second: int, window_span: float) -> EndpointState:
-        """The mergeable figures as of `second`; the window rate is over `window_span` seconds."""
+    def state(self, second: int, window_span: float, *, buckets: bool = True) -> EndpointState:
+        """The mergeable figures as of `second`; the window rate is over `window_span` seconds.
+
+        Without `buckets` the bucket maps are left empty: for a caller that reads `percentiles` instead.
+        """
         window = self.window
         window.advance(second)
         series = tuple(
             StatusSeries(status_class=f"{hundreds}xx", count=one.count, sum_s=one.seconds, buckets=tuple(one.buckets))
             for hundreds, one in sorted(self.series.items())
         )
+        count = self.histogram.total
         return EndpointState(
-            count=self.count,
+            count=count,
             micros=self.micros,
-            min_us=self.min_us,
+            min_us=self.min_us if count else 0,
             max_us=self.max_us,
-            buckets=self.histogram.sparse(),
+            buckets=self.histogram.sparse() if buckets else {},
             window_count=window.count,
             window_micros=window.micros,
-            window_buckets=window.histogram.sparse(),
+            window_buckets=window.histogram.sparse() if buckets else {},
             window_rps=window.count / window_span if window_span > 0 else 0.0,
             series=series,
-            ttfb=self.ttfb.sparse() if self.ttfb else None,
+            ttfb=self.ttfb.sparse() if self.ttfb and buckets else None,
         )
+
+    def percentiles(self) -> Percentiles:
+        """Lifetime, window and TTFB percentiles read from the live histograms (call right after `state`)."""
+        ttfb: list[float | None] = self.ttfb.percentiles(PERCENTS) if self.ttfb else [None] * len(PERCENTS)
+        return self.histogram.percentiles(PERCENTS), self.window.histogram.percentiles(PERCENTS), ttfb
 
 
 class _Series:

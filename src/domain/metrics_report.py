@@ -1,14 +1,15 @@
 """The figures of one or several processes' metrics states: bucket-wise merging, percentiles, rates, top-N."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from domain.histogram import Histogram
+from domain.histogram import percentiles_of
 from domain.metrics import (
     PERCENTS,
     STATUS_CLASSES,
     EndpointState,
     EndpointSummary,
     MetricsReport,
+    Percentiles,
     ProcessMetrics,
     SlowEndpoint,
     StatusSeries,
@@ -25,15 +26,37 @@ def slowest(endpoints: dict[str, EndpointSummary], n: int) -> list[SlowEndpoint]
 def report(
     states: Sequence[ProcessMetrics], *, scope: str = "local", cluster_error: str | None = None, top: int = 5
 ) -> MetricsReport:
-    """The /metrics document of these processes (at least one): each endpoint merged over all of them.
+    """The /metrics document of these processes (at least one): each endpoint merged over all of them."""
+    endpoints = {name: summarize(merge(group)) for name, group in by_endpoint(states).items()}
+    return document(states, endpoints, scope=scope, cluster_error=cluster_error, top=top)
 
-    A process's lifetime rate is its requests over its uptime; the rates of several processes add up.
-    """
+
+def by_endpoint(states: Sequence[ProcessMetrics]) -> dict[str, list[EndpointState]]:
+    """Each endpoint's states, one per process that has it."""
     grouped: dict[str, list[EndpointState]] = {}
     for state in states:
         for name, endpoint in state.endpoints.items():
             grouped.setdefault(name, []).append(endpoint)
-    endpoints = {name: summarize(merge(group)) for name, group in grouped.items()}
+    return grouped
+
+
+def bucket_entries(states: Iterable[EndpointState]) -> int:
+    """How many bucket counts merging and summarizing these states reads: the measure of that work."""
+    return sum(len(state.buckets) + len(state.window_buckets) + len(state.ttfb or ()) for state in states)
+
+
+def document(
+    states: Sequence[ProcessMetrics],
+    endpoints: dict[str, EndpointSummary],
+    *,
+    scope: str = "local",
+    cluster_error: str | None = None,
+    top: int = 5,
+) -> MetricsReport:
+    """The /metrics document of these processes, given each endpoint's summary over all of them.
+
+    A process's lifetime rate is its requests over its uptime; the rates of several processes add up.
+    """
     rps = sum(_rate(sum(e.count for e in state.endpoints.values()), state.uptime_s) for state in states)
     return MetricsReport(
         endpoints=endpoints,
@@ -69,11 +92,18 @@ def merge(states: Sequence[EndpointState]) -> EndpointState:
     )
 
 
-def summarize(state: EndpointState) -> EndpointSummary:
-    """An endpoint's lifetime and window figures (times to the last byte, in ms) and its status classes."""
-    p50, p95, p99 = (_clamp(state, value) for value in Histogram.of(state.buckets).percentiles(PERCENTS))
-    w50, w95, w99 = (_ms(_clamp(state, value)) for value in Histogram.of(state.window_buckets).percentiles(PERCENTS))
-    ttfb = Histogram.of(state.ttfb).percentiles(PERCENTS) if state.ttfb else [None, None, None]
+def summarize(state: EndpointState, percentiles: Percentiles | None = None) -> EndpointSummary:
+    """An endpoint's lifetime and window figures (times to the last byte, in ms) and its status classes.
+
+    The percentiles come from the state's sparse bucket maps unless the caller read them already.
+    """
+    lifetime, window, ttfb = percentiles or (
+        percentiles_of(state.buckets, PERCENTS),
+        percentiles_of(state.window_buckets, PERCENTS),
+        percentiles_of(state.ttfb or {}, PERCENTS),
+    )
+    p50, p95, p99 = (_clamp(state, value) for value in lifetime)
+    w50, w95, w99 = (_ms(_clamp(state, value)) for value in window)
     t50, t95, t99 = (_ms(value) for value in ttfb)
     status = dict.fromkeys(STATUS_CLASSES, 0)
     status.update((series.status_class, series.count) for series in state.series)
@@ -101,11 +131,13 @@ def summarize(state: EndpointState) -> EndpointSummary:
     )
 
 
-def _add(maps: Iterable[dict[int, int]]) -> dict[int, int]:
-    total: dict[int, int] = {}
-    for buckets in maps:
+def _add(maps: Iterable[Mapping[int, int]]) -> dict[int, int]:
+    first, *others = maps
+    total = dict(first)
+    get = total.get
+    for buckets in others:
         for index, times in buckets.items():
-            total[index] = total.get(index, 0) + times
+            total[index] = get(index, 0) + times
     return total
 
 

@@ -5,7 +5,7 @@ from typing import Protocol, TypeVar
 
 from domain.caching import CacheStats
 from domain.items import Item, ItemPage, ItemPatch, NewItem
-from domain.metrics import ProcessMetrics, RequestSample
+from domain.metrics import MetricsReport, ProcessMetrics, RequestSample
 from domain.order_stats import StatusTotal
 from domain.orders import Dialect, EncodedBatch, Period
 
@@ -89,6 +89,8 @@ class MetricsPort(Protocol):
     def record(self, sample: RequestSample) -> None: ...
 
     def state(self) -> ProcessMetrics: ...
+
+    def report(self) -> MetricsReport: ...
 
 
 class MetricsSharePort(Protocol):

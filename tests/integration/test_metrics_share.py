@@ -77,3 +77,19 @@ async def test_an_unreachable_redis_is_unavailable() -> None:
             await share.live()
     finally:
         await client.aclose()
+
+
+async def test_a_state_is_decoded_once_per_publication(client: Redis, prefix: str) -> None:
+    share = RedisMetricsShare(client, prefix, expiry_s=30)
+    reader = RedisMetricsShare(client, prefix, expiry_s=30)
+    await share.publish(state_of("a", 50))
+    await share.publish(state_of("b", 70))
+
+    first, again = await reader.live(), await reader.live()
+    await share.publish(state_of("b", 90))
+    after = await reader.live()
+
+    assert all(one is other for one, other in zip(first, again, strict=True))  # unchanged: not decoded again
+    assert after[0] is first[0]
+    assert after[1] is not first[1]
+    assert after[1] == state_of("b", 90)

@@ -1,5 +1,6 @@
 """Merging the metrics states of several processes, and the reads that choose which processes they cover."""
 
+import asyncio
 import logging
 import math
 import random
@@ -7,10 +8,10 @@ from collections import Counter
 
 import pytest
 
-from application.metrics import GetMetrics, MetricsStates, PublishMetrics, ShareFaults
+from application.metrics import SLICE_ENTRIES, GetMetrics, MetricsStates, PublishMetrics, ShareFaults
 from domain.errors import InvalidInput
 from domain.metrics import RequestSample
-from domain.metrics_report import merge, report
+from domain.metrics_report import bucket_entries, by_endpoint, merge, report
 from infrastructure.memory.metrics import InMemoryMetrics
 from tests.fakes import FakeClock, FakeMetricsShare
 
@@ -101,7 +102,7 @@ async def test_a_cluster_read_counts_itself_live_and_the_others_from_their_publi
             metrics.record(RequestSample(endpoint=ENDPOINT, status=200, seconds=0.01))
         await PublishMetrics(metrics, share, faults)()
     own.record(RequestSample(endpoint=ENDPOINT, status=200, seconds=0.01))  # after its publication
-    get_metrics = GetMetrics(MetricsStates(own, share, faults))
+    get_metrics = GetMetrics(own, MetricsStates(own, share, faults))
 
     cluster, local = await get_metrics(), await get_metrics("local")
 
@@ -111,7 +112,8 @@ async def test_a_cluster_read_counts_itself_live_and_the_others_from_their_publi
 
 async def test_without_a_share_the_default_is_local_and_cluster_is_refused() -> None:
     clock = FakeClock()
-    get_metrics = GetMetrics(MetricsStates(InMemoryMetrics(clock), None, ShareFaults(clock)))
+    metrics = InMemoryMetrics(clock)
+    get_metrics = GetMetrics(metrics, MetricsStates(metrics, None, ShareFaults(clock)))
 
     assert (await get_metrics()).scope == "local"
     with pytest.raises(InvalidInput, match="PERFSHOP_REDIS_URL"):
@@ -127,7 +129,7 @@ async def test_a_share_fault_falls_back_to_this_process_with_one_warning_a_minut
     metrics = InMemoryMetrics(clock)
     metrics.record(RequestSample(endpoint=ENDPOINT, status=200, seconds=0.01))
     faults = ShareFaults(clock)
-    get_metrics = GetMetrics(MetricsStates(metrics, share, faults))
+    get_metrics = GetMetrics(metrics, MetricsStates(metrics, share, faults))
 
     with caplog.at_level(logging.WARNING, logger="perfshop.metrics"):
         first = await get_metrics()
@@ -143,3 +145,33 @@ async def test_a_share_fault_falls_back_to_this_process_with_one_warning_a_minut
         "metrics share: reading failed: the share is down (0 more faults in the last minute)",
         "metrics share: reading failed: the share is down (2 more faults in the last minute)",
     ]
+
+
+async def test_a_large_cluster_read_gives_the_event_loop_back_between_bounded_slices() -> None:
+    clock = FakeClock()
+    share = FakeMetricsShare()
+    rng = random.Random(5)
+    processes = [InMemoryMetrics(clock, process=f"p{i}") for i in range(8)]
+    for metrics in processes:
+        for i in range(5_000):
+            metrics.record(RequestSample(f"GET /e{i % 50}", 200, rng.lognormvariate(math.log(0.05), 0.6)))
+    own = processes[0]
+    share.states = {metrics.state().process: metrics.state() for metrics in processes[1:]}
+    states = [own.state(), *share.states.values()]
+    entries = sum(bucket_entries(group) for group in by_endpoint(states).values())
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    counter = asyncio.create_task(count_turns())
+    await asyncio.sleep(0)
+    document = await GetMetrics(own, MetricsStates(own, share, ShareFaults(clock)))()
+    counter.cancel()
+
+    assert entries > 5 * SLICE_ENTRIES  # big enough to need slicing
+    assert turns >= entries // SLICE_ENTRIES  # so no slice read much more than SLICE_ENTRIES bucket counts
+    assert document == report(states, scope="cluster")

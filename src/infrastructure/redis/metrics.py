@@ -1,5 +1,8 @@
 """Processes' metrics states shared through Redis."""
 
+import asyncio
+import uuid
+
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -22,27 +25,35 @@ return forgotten
 
 
 class RedisMetricsShare(MetricsSharePort):
-    """MetricsSharePort in Redis: one msgpack key per process that expires after `expiry_s`, and a set naming them.
+    """MetricsSharePort in Redis: per process a msgpack state key and a version key expiring together; a set names them.
 
-    A process is live exactly as long as its key: a process that stops publishing drops out when the key
-    expires, whoever reads.
+    A process is live exactly as long as its keys: a process that stops publishing drops out when they expire,
+    whoever reads. A reader fetches the small version keys first and downloads and decodes only the states
+    whose version it has not decoded yet, one per turn of the event loop.
     """
 
     def __init__(self, client: Redis, prefix: str, expiry_s: float) -> None:
         self._client = client
         self._state_key = f"{prefix}:metrics:process:"
+        self._version_key = f"{prefix}:metrics:version:"
         self._index_key = f"{prefix}:metrics:processes"
         self._expiry_ms = max(1, round(expiry_s * 1000))
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(ProcessMetrics)
         self._forget = client.register_script(_FORGET_EXPIRED)
+        self._publisher = uuid.uuid4().hex
+        self._published = 0
+        self._decoded: dict[str, tuple[bytes | str, ProcessMetrics]] = {}  # by process: (version, decoded state)
 
     async def publish(self, state: ProcessMetrics) -> None:
-        """Store this process's state with a fresh expiry, in one round trip."""
+        """Store this process's state and a new version with a fresh expiry, in one round trip."""
         payload = self._encoder.encode(state)
+        self._published += 1
+        version = f"{self._publisher}:{self._published}"
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.set(self._state_key + state.process, payload, px=self._expiry_ms)
+                pipe.set(self._version_key + state.process, version, px=self._expiry_ms)
                 pipe.sadd(self._index_key, state.process)
                 pipe.pexpire(self._index_key, self._expiry_ms)
                 await pipe.execute()
@@ -50,17 +61,33 @@ class RedisMetricsShare(MetricsSharePort):
             raise Unavailable(f"Redis: {type(error).__name__}") from error
 
     async def live(self) -> list[ProcessMetrics]:
-        """The states of every process whose publication has not expired."""
+        """The states of every process whose publication has not expired (unchanged ones decoded earlier)."""
         try:
             names = await self._client.smembers(self._index_key)
             processes = sorted(name.decode() if isinstance(name, bytes) else name for name in names)
             if not processes:
                 return []
-            payloads = await self._client.mget([self._state_key + process for process in processes])
-            expired = [process for process, payload in zip(processes, payloads, strict=True) if payload is None]
+            versions = await self._client.mget([self._version_key + process for process in processes])
+            expired = [process for process, version in zip(processes, versions, strict=True) if version is None]
             if expired:
                 await self._forget(keys=[self._index_key, self._state_key], args=expired)
-            return [self._decoder.decode(payload) for payload in payloads if isinstance(payload, bytes)]
+            live = {process: version for process, version in zip(processes, versions, strict=True) if version}
+            states = {
+                process: state for process, (version, state) in self._decoded.items() if live.get(process) == version
+            }
+            stale = [process for process in live if process not in states]
+            if stale:
+                payloads = await self._client.mget([self._state_key + process for process in stale])
+                for process, payload in zip(stale, payloads, strict=True):
+                    # Dropping the superseded state here frees its many small objects in this turn, not all at once.
+                    self._decoded.pop(process, None)
+                    if isinstance(payload, bytes):  # else it expired since its version was read
+                        states[process] = self._decoder.decode(payload)
+                        self._decoded[process] = (live[process], states[process])
+                    await asyncio.sleep(0)
+            for gone in self._decoded.keys() - live.keys():
+                del self._decoded[gone]
+            return [states[process] for process in processes if process in states]
         except (RedisError, OSError) as error:
             raise Unavailable(f"Redis: {type(error).__name__}") from error
         except msgspec.DecodeError as error:
