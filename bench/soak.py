@@ -1,4 +1,4 @@
-# 실행 방법: uv run python bench/soak.py [--requests 200000] [--concurrency 32] [--smoke]
+# 실행 방법: uv run python bench/soak.py [--requests 200000] [--concurrency 32] [--redis-fault] [--smoke]
 """Soak: warm the cache to its bound, drive mixed traffic through uvicorn, then check errors, memory and coherence.
 
 Checks at the end: zero 5xx; server RSS at most 5 MB above its value after warm-up; every item's cached
@@ -24,6 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.servers import free_port
+from tests.services import PrivateRedis
 
 SERVER_CORE, CLIENT_CORE = 0, 1
 RSS_BUDGET_MB = 5.0
@@ -160,13 +161,26 @@ class Outcome(NamedTuple):
     counted: dict[str, dict[str, Any]]
 
 
-async def soak_server(soak: Soak, pid: int, requests: int, database: Path) -> Outcome:
-    """Warm up, drive the load, then read back every item and the server's own counts."""
+async def redis_outage(soak: Soak, redis: PrivateRedis, requests: int) -> None:
+    """Stop the cache's Redis once 30 % of the load is sent, and start it again at 50 %."""
+    first = soak.sent.total()
+    for share, action in ((0.3, redis.stop), (0.5, redis.start)):
+        while soak.sent.total() - first < requests * share:  # noqa: ASYNC110 - polls the load's progress
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(action)
+        print(f"redis {action.__name__} after {soak.sent.total() - first:,} requests", file=sys.stderr)
+
+
+async def soak_server(soak: Soak, pid: int, requests: int, database: Path, redis: PrivateRedis | None) -> Outcome:
+    """Warm up, drive the load (with a Redis outage half-way when asked), then read back items and counts."""
     try:
         await wait_up(soak)
         await soak.warm_up(pages=2)
         rss_warm = rss_mb(pid)
+        outage = asyncio.create_task(redis_outage(soak, redis, requests)) if redis else None
         rate = await soak.drive(requests, seed=7)
+        if outage is not None:
+            await outage
         rss_end = rss_mb(pid)
         cached = {}
         for item in range(1, soak.items + 1):
@@ -194,16 +208,22 @@ def run(args: argparse.Namespace) -> int:
             "PERFSHOP_CACHE_MAX_ENTRIES": str(items + 20),
             "PERFSHOP_LOG_LEVEL": "WARNING",
         }
+        redis = PrivateRedis(free_port()) if args.redis_fault else None
+        if redis is not None:
+            redis.start()
+            env["PERFSHOP_REDIS_URL"] = redis.url
         command = [str(Path(sys.executable).parent / "perfshop"), "serve"]
         log = (Path(folder) / "server.log").open("w")
         server = subprocess.Popen(["taskset", "-c", str(SERVER_CORE), *command], env=env, stderr=log)
         soak = Soak(f"http://127.0.0.1:{port}", items, args.concurrency)
         try:
-            outcome = asyncio.run(soak_server(soak, server.pid, requests, database))
+            outcome = asyncio.run(soak_server(soak, server.pid, requests, database, redis))
         finally:
             server.terminate()
             server.wait(timeout=30)
             log.close()
+            if redis is not None:
+                redis.stop()
         server_log = (Path(folder) / "server.log").read_text()
     code = report(requests, soak, outcome)
     if code:
@@ -269,6 +289,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=2_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--smoke", action="store_true", help="10,000 requests over 500 items (what CI runs)")
+    parser.add_argument(
+        "--redis-fault", action="store_true", help="cache on a private redis-server, stopped and restarted mid-load"
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {CLIENT_CORE})
