@@ -8,7 +8,6 @@ import inspect
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import cachetools
-import httpx
 from aiocache import SimpleMemoryCache
 from cashews import Cache
 from dishka.integrations.litestar import FromDishka, inject
@@ -31,6 +29,9 @@ from infrastructure.memory.cache import CacheManager
 from presentation.app import create_app
 from presentation.settings import Settings
 from support.markdown import table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.servers import free_port, wait_healthy
 
 VALUE = b'{"id":1,"name":"Desk","price":10.0}'
 
@@ -235,7 +236,7 @@ def http_rounds(rounds: int, seconds: int) -> tuple[float, float] | None:
         return None
     pin = [shutil.which("taskset") or "", "-c"] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
     with tempfile.TemporaryDirectory() as folder:
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}",
@@ -247,7 +248,7 @@ def http_rounds(rounds: int, seconds: int) -> tuple[float, float] | None:
         server_cmd += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
         server = subprocess.Popen([*pin, "0", *server_cmd] if pin else server_cmd, env=env)
         try:
-            _wait_up(port)
+            wait_healthy(port, server)
             results: dict[str, list[float]] = {"/items/1": [], "/bench/constant": []}
             paths = list(results)
             for round_number in range(rounds):
@@ -261,24 +262,6 @@ def http_rounds(rounds: int, seconds: int) -> tuple[float, float] | None:
             server.terminate()
             server.wait(timeout=15)
     return statistics.median(results["/items/1"]), statistics.median(results["/bench/constant"])
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_up(port: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/items/1", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("benchmark server did not start")
 
 
 async def run(args: argparse.Namespace) -> None:

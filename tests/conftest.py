@@ -39,3 +39,13 @@ async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type:
     """The real app, started (schema created) and served in-process."""
     async with AsyncTestClient(app=create_app(settings=settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of each engine that nobody has used yet (a new file, or a new PostgreSQL database)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        with fresh_postgres_database("fresh") as url:
+            yield url

@@ -8,6 +8,7 @@ import msgspec
 from msgspec import Struct
 
 from domain.order_stats import StatusTotal
+from domain.orders import OrderRow
 from domain.ports import Clock, OrderStatsPort, UpstreamPort
 
 _CHUNK = 2_000  # rows per encode call: each call holds the GIL for about a millisecond, never the whole payload
@@ -32,18 +33,6 @@ class UpstreamReport(Struct, frozen=True):
     """What the upstream answered."""
 
     upstream: str
-
-
-class PayloadRow(Struct, frozen=True, gc=False):
-    """One row of the generated payload, shaped like an order."""
-
-    id: int
-    customer_name: str
-    product: str
-    quantity: int
-    unit_price: float
-    status: str
-    created_at: datetime
 
 
 class RunSlowQuery:
@@ -85,7 +74,7 @@ def serialized_size(rows: int) -> int:
     size = 2 + max(rows - 1, 0)  # the brackets and the commas between rows
     for first in range(0, rows, _CHUNK):
         chunk = [
-            PayloadRow(i, "김민준 Smith", "Keyboard, mechanical", i % 10 + 1, 89.5, "paid", created)
+            OrderRow(i, "김민준 Smith", "Keyboard, mechanical", i % 10 + 1, 89.5, "paid", created)
             for i in range(first, min(first + _CHUNK, rows))
         ]
         size += len(encoder.encode(chunk)) - 2 - (len(chunk) - 1)

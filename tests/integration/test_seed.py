@@ -4,15 +4,10 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-
-import pytest
 
 from infrastructure.sqla.seed import order_batches
 from tests.integration.test_startup import scalars
-from tests.services import fresh_postgres_database
 
 
 def rows(count: int, seed: int) -> list[tuple[object, ...]]:
@@ -40,18 +35,8 @@ def test_orders_are_realistic_and_awkward() -> None:
     assert all(1 <= int(str(row[3])) <= 10 for row in generated)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with nothing in it yet."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'seeded.db'}"
-    else:
-        with fresh_postgres_database("seed") as url:
-            yield url
-
-
-def test_seed_command_appends_exactly_the_rows_asked_for(empty_database: str) -> None:
-    env = {**os.environ, "PERFSHOP_DATABASE_URL": empty_database}
+def test_seed_command_appends_exactly_the_rows_asked_for(fresh_database: str) -> None:
+    env = {**os.environ, "PERFSHOP_DATABASE_URL": fresh_database}
     perfshop = os.path.join(os.path.dirname(sys.executable), "perfshop")
     for _ in range(2):
         result = subprocess.run(
@@ -70,7 +55,7 @@ def test_seed_command_appends_exactly_the_rows_asked_for(empty_database: str) ->
     )
     counts = asyncio.run(
         scalars(
-            empty_database,
+            fresh_database,
             "SELECT count(*) FROM orders",
             "SELECT max(id) FROM orders",
             "SELECT count(*) FROM items",

@@ -1,26 +1,13 @@
 """Several processes starting on one fresh database create the schema and seed exactly once."""
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from infrastructure.sqla.engine import make_engine
 from tests.servers import free_port, start_uvicorn, stop, wait_healthy
-from tests.services import fresh_postgres_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database nobody has started on yet."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-    else:
-        with fresh_postgres_database("startup") as url:
-            yield url
 
 
 async def scalars(url: str, *queries: str) -> list[object]:
