@@ -227,7 +227,10 @@ def run(args: argparse.Namespace) -> int:
         server_log = (Path(folder) / "server.log").read_text()
     code = report(requests, soak, outcome)
     if code:
-        print("server log (tail):\n" + server_log[-4000:], file=sys.stderr)
+        kept = Path(__file__).resolve().parents[1] / "test-artifacts" / "soak-server.log"
+        kept.parent.mkdir(exist_ok=True)
+        kept.write_text(server_log)
+        print(f"server log (tail; all of it in {kept.name}):\n" + server_log[-4000:], file=sys.stderr)
     return code
 
 
