@@ -3,8 +3,9 @@
 import asyncio
 from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
+from typing import Any
 
-from dishka import Provider, Scope, provide
+from dishka import Provider, Scope
 
 from domain.errors import Unavailable
 from domain.items import Item, ItemPage, ItemPatch, NewItem
@@ -53,20 +54,6 @@ class FakeOrderStream(OrderStreamPort):
         )
 
 
-class FakeStreamProvider(Provider):
-    """Serves the export from a given (fake) order stream."""
-
-    scope = Scope.APP
-
-    def __init__(self, stream: OrderStreamPort) -> None:
-        super().__init__()
-        self._stream = stream
-
-    @provide
-    def order_stream(self) -> OrderStreamPort:
-        return self._stream
-
-
 class BrokenItemRepository(ItemRepository):
     """Fails every call with an error that carries internal detail a client must never see."""
 
@@ -96,19 +83,6 @@ class BrokenItemRepository(ItemRepository):
     async def delete(self, item_id: int) -> bool:
         """Fail."""
         raise self._error
-
-
-class ItemRepositoryOverride(Provider):
-    """Serve this repository instead of the database's."""
-
-    def __init__(self, repository: ItemRepository) -> None:
-        super().__init__(scope=Scope.APP)
-        self._repository = repository
-        self.provide(self.repository, provides=ItemRepository, override=True)
-
-    def repository(self) -> ItemRepository:
-        """The repository given to the override."""
-        return self._repository
 
 
 class FakeClock(Clock):
@@ -166,18 +140,6 @@ class ParkedRow:
         return seen
 
 
-class ClockOverride(Provider):
-    """Serve one given clock to the whole app."""
-
-    def __init__(self, clock: Clock) -> None:
-        super().__init__(scope=Scope.APP)
-        self._clock = clock
-
-    @provide
-    def clock(self) -> Clock:
-        return self._clock
-
-
 class FakeMetricsShare(MetricsSharePort):
     """Published states by process, all live; while `failing` is set every call raises Unavailable."""
 
@@ -198,14 +160,9 @@ class FakeMetricsShare(MetricsSharePort):
             raise Unavailable("the share is down")
 
 
-class MetricsShareOverride(Provider):
-    """Serve this metrics share instead of the configured one."""
+class Override(Provider):
+    """Serve one given object as `port` to the whole app, in place of the adapter the settings would pick."""
 
-    def __init__(self, share: MetricsSharePort) -> None:
+    def __init__(self, port: Any, instance: object) -> None:
         super().__init__(scope=Scope.APP)
-        self._share = share
-        self.provide(self.share, provides=MetricsSharePort | None, override=True)
-
-    def share(self) -> MetricsSharePort | None:
-        """The share given to the override."""
-        return self._share
+        self.provide(lambda: instance, provides=port, override=True)

@@ -11,10 +11,11 @@ from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from domain.metrics import RequestSample
+from domain.ports import MetricsSharePort
 from infrastructure.memory.metrics import InMemoryMetrics
 from presentation.app import create_app
 from presentation.settings import Settings
-from tests.fakes import FakeClock, FakeMetricsShare, MetricsShareOverride
+from tests.fakes import FakeClock, FakeMetricsShare, Override
 from tests.servers import free_port, start_uvicorn, stop, wait_healthy
 from tests.services import REDIS_URL, fresh_redis_prefix
 
@@ -120,7 +121,9 @@ async def test_the_default_read_merges_every_published_process(tmp_path: Path) -
     for _ in range(3):
         elsewhere.record(RequestSample(endpoint="GET /health", status=200, seconds=0.002))
     share.states["elsewhere"] = elsewhere.state()
-    async with AsyncTestClient(app=create_app(MetricsShareOverride(share), settings=settings_for(tmp_path))) as client:
+    async with AsyncTestClient(
+        app=create_app(Override(MetricsSharePort | None, share), settings=settings_for(tmp_path))
+    ) as client:
         await client.get("/health")
         local = (await client.get("/metrics", params={"scope": "local"})).json()
         merged = (await client.get("/metrics")).json()

@@ -19,11 +19,12 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.orders import COLUMNS
+from domain.ports import OrderStreamPort
 from infrastructure.sqla.engine import make_engine, prepare_database
 from infrastructure.sqla.seed import load_orders
 from presentation.app import create_app
 from presentation.settings import Settings
-from tests.fakes import FakeOrderStream, FakeStreamProvider
+from tests.fakes import FakeOrderStream, Override
 from tests.http.asgi import stream_get
 from tests.services import empty_postgres_tables
 
@@ -185,7 +186,7 @@ async def test_progress_is_logged_in_the_briefs_words(database_url: str) -> None
 def fake_app(tmp_path: Path, stream: FakeOrderStream, **fields: Any) -> Litestar:
     url = f"sqlite+aiosqlite:///{tmp_path / 'fake.db'}"
     settings = Settings(database_url=url, demo_items=0, demo_orders=0, export_batch_size=100, **fields)
-    return create_app(FakeStreamProvider(stream), settings=settings)
+    return create_app(Override(OrderStreamPort, stream), settings=settings)
 
 
 async def test_a_client_that_leaves_stops_the_reading(tmp_path: Path) -> None:

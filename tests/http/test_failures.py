@@ -5,14 +5,15 @@ from pathlib import Path
 
 from litestar.testing import AsyncTestClient
 
+from domain.ports import ItemRepository
 from presentation.app import create_app
 from presentation.settings import Settings
-from tests.fakes import BrokenItemRepository, ItemRepositoryOverride
+from tests.fakes import BrokenItemRepository, Override
 
 
 async def test_an_unexpected_error_is_a_bare_500_without_internal_detail(settings: Settings) -> None:
     broken = BrokenItemRepository(RuntimeError("secret detail at /srv/perfshop/internal.py"))
-    async with AsyncTestClient(app=create_app(ItemRepositoryOverride(broken), settings=settings)) as client:
+    async with AsyncTestClient(app=create_app(Override(ItemRepository, broken), settings=settings)) as client:
         response = await client.get("/items/1")
     assert response.status_code == 500
     assert response.json() == {"status_code": 500, "detail": "Internal Server Error", "extra": []}

@@ -11,9 +11,10 @@ from litestar.background_tasks import BackgroundTask
 from litestar.response import Response, Stream
 from litestar.testing import AsyncTestClient
 
+from domain.ports import Clock
 from presentation.app import create_app
 from presentation.settings import Settings
-from tests.fakes import ClockOverride, FakeClock
+from tests.fakes import FakeClock, Override
 
 Client = AsyncTestClient  # type: ignore[type-arg]
 TIMING = re.compile(r"^\d+\.\d{2}ms$")
@@ -93,7 +94,7 @@ async def test_a_slow_request_logs_a_warning_naming_endpoint_status_and_duration
         clock.advance(0.2)
         return "done"
 
-    app = create_app(ClockOverride(clock), settings=settings)
+    app = create_app(Override(Clock, clock), settings=settings)
     app.register(slow)
     app.register(quick)
     async with AsyncTestClient(app=app) as client:
@@ -116,7 +117,7 @@ async def test_a_stream_records_time_to_first_byte_and_to_last_byte(settings: Se
 
         return Stream(chunks())
 
-    app = create_app(ClockOverride(clock), settings=settings)
+    app = create_app(Override(Clock, clock), settings=settings)
     app.register(streamed)
     async with AsyncTestClient(app=app) as client:
         response = await client.get("/test/stream")
@@ -137,7 +138,7 @@ async def test_background_work_after_the_response_is_not_counted(settings: Setti
         clock.advance(0.010)
         return Response("ok", background=BackgroundTask(clock.advance, 5.0))
 
-    app = create_app(ClockOverride(clock), settings=settings)
+    app = create_app(Override(Clock, clock), settings=settings)
     app.register(with_background)
     async with AsyncTestClient(app=app) as client:
         await client.get("/test/background")
