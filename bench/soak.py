@@ -8,8 +8,10 @@ requests this script sent, its own checks included.
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -40,12 +42,21 @@ MIX = (
 )
 
 
-def rss_mb(pid: int) -> float:
-    """Resident set size of a process, in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
+def probe_lines(report: Path) -> list[str]:
+    """The snapshots the memory probe has written so far."""
+    return report.read_text().splitlines() if report.exists() else []
+
+
+async def probe_memory(pid: int, report: Path) -> dict[str, float]:
+    """Ask the server's memory probe for a snapshot and wait for it (see bench/support/memory_probe.py)."""
+    before = len(await asyncio.to_thread(probe_lines, report))
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if len(written := await asyncio.to_thread(probe_lines, report)) > before:
+            return dict(json.loads(written[-1]))
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the server's memory probe did not answer")
 
 
 class Soak:
@@ -155,8 +166,8 @@ class Outcome(NamedTuple):
     """What the soak measured."""
 
     rate: float
-    rss_warm: float
-    rss_end: float
+    memory_warm: dict[str, float]
+    memory_end: dict[str, float]
     stale: list[int]
     counted: dict[str, dict[str, Any]]
 
@@ -171,17 +182,19 @@ async def redis_outage(soak: Soak, redis: PrivateRedis, requests: int) -> None:
         print(f"redis {action.__name__} after {soak.sent.total() - first:,} requests", file=sys.stderr)
 
 
-async def soak_server(soak: Soak, pid: int, requests: int, database: Path, redis: PrivateRedis | None) -> Outcome:
+async def soak_server(
+    soak: Soak, pid: int, requests: int, database: Path, redis: PrivateRedis | None, memory: Path
+) -> Outcome:
     """Warm up, drive the load (with a Redis outage half-way when asked), then read back items and counts."""
     try:
         await wait_up(soak)
         await soak.warm_up(pages=2)
-        rss_warm = rss_mb(pid)
+        memory_warm = await probe_memory(pid, memory)
         outage = asyncio.create_task(redis_outage(soak, redis, requests)) if redis else None
         rate = await soak.drive(requests, seed=7)
         if outage is not None:
             await outage
-        rss_end = rss_mb(pid)
+        memory_end = await probe_memory(pid, memory)
         cached = {}
         for item in range(1, soak.items + 1):
             await soak.call("GET /items/{item_id}", "GET", f"/items/{item}")  # a miss at most, then a hit
@@ -190,7 +203,7 @@ async def soak_server(soak: Soak, pid: int, requests: int, database: Path, redis
         counted = (await soak.client.get("/metrics")).json()["endpoints"]
     finally:
         await soak.client.aclose()
-    return Outcome(rate, rss_warm, rss_end, stale_items(cached, database), counted)
+    return Outcome(rate, memory_warm, memory_end, stale_items(cached, database), counted)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -212,12 +225,13 @@ def run(args: argparse.Namespace) -> int:
         if redis is not None:
             redis.start()
             env["PERFSHOP_REDIS_URL"] = redis.url
-        command = [str(Path(sys.executable).parent / "perfshop"), "serve"]
+        memory = Path(folder) / "memory.jsonl"
+        command = [sys.executable, str(Path(__file__).parent / "support" / "memory_probe.py"), str(memory), "serve"]
         log = (Path(folder) / "server.log").open("w")
         server = subprocess.Popen(["taskset", "-c", str(SERVER_CORE), *command], env=env, stderr=log)
         soak = Soak(f"http://127.0.0.1:{port}", items, args.concurrency)
         try:
-            outcome = asyncio.run(soak_server(soak, server.pid, requests, database, redis))
+            outcome = asyncio.run(soak_server(soak, server.pid, requests, database, redis, memory))
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -243,16 +257,20 @@ def report(requests: int, soak: Soak, outcome: Outcome) -> int:
         if counted.get(endpoint, {}).get("count") != sent
     }
     server_errors = sum(n for status, n in soak.statuses.items() if status >= 500)
-    growth = outcome.rss_end - outcome.rss_warm
-    header = (
-        "| requests | req/s | 5xx | statuses | RSS after warm-up MB | RSS at end MB | growth MB | stale | mismatches |"
+    warm, end = outcome.memory_warm, outcome.memory_end
+    growth = end["rss"] - warm["rss"]
+    print(
+        "| requests | req/s | 5xx | statuses | RSS after warm-up MB | RSS at end MB | growth MB | stale | mismatches "
+        "| lost |\n|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
     )
-    print(header)
-    print("|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     print(
         f"| {requests:,} | {outcome.rate:,.0f} | {server_errors} | {dict(sorted(soak.statuses.items()))} | "
-        f"{outcome.rss_warm:.1f} | {outcome.rss_end:.1f} | {growth:+.1f} | {len(outcome.stale)} | {len(mismatched)} |"
+        f"{warm['rss']:.1f} | {end['rss']:.1f} | {growth:+.1f} | {len(outcome.stale)} | {len(mismatched)} | "
+        f"{len(soak.dropped)} |"
     )
+    print("\n| memory, MB | after warm-up | at end | growth |\n|---|---:|---:|---:|")
+    for part in warm:
+        print(f"| {part} | {warm[part]:.1f} | {end[part]:.1f} | {end[part] - warm[part]:+.1f} |")
     failures = []
     if server_errors:
         failures.append(f"{server_errors} responses were 5xx")

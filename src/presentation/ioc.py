@@ -52,7 +52,11 @@ class StorageProvider(Provider):
     @provide
     async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
         """One pooled engine per process, disposed at shutdown."""
-        engine = make_engine(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        engine = make_engine(
+            settings.database_url,
+            sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            pool_size=settings.db_pool_size,
+        )
         yield engine
         await engine.dispose()
 
