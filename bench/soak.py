@@ -62,14 +62,15 @@ async def probe_memory(pid: int, report: Path) -> dict[str, float]:
 class Soak:
     """One server, one client, and the tally of every request the client sent."""
 
-    def __init__(self, base: str, items: int, concurrency: int) -> None:
+    def __init__(self, base: str, items: int, concurrency: int, keep_alive: float) -> None:
         self.base = base
         self.items = items
         self.concurrency = concurrency
         self.sent: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.dropped: list[str] = []
-        self.client = httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=concurrency))
+        limits = httpx.Limits(max_connections=concurrency, keepalive_expiry=keep_alive)
+        self.client = httpx.AsyncClient(base_url=base, timeout=60, limits=limits)
 
     async def call(self, endpoint: str, method: str, path: str, **kwargs: object) -> httpx.Response | None:
         """Send one request and count it under its route template; a dropped connection is counted, not raised."""
@@ -229,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
         command = [sys.executable, str(Path(__file__).parent / "support" / "memory_probe.py"), str(memory), "serve"]
         log = (Path(folder) / "server.log").open("w")
         server = subprocess.Popen(["taskset", "-c", str(SERVER_CORE), *command], env=env, stderr=log)
-        soak = Soak(f"http://127.0.0.1:{port}", items, args.concurrency)
+        soak = Soak(f"http://127.0.0.1:{port}", items, args.concurrency, args.client_keep_alive)
         try:
             outcome = asyncio.run(soak_server(soak, server.pid, requests, database, redis, memory))
         finally:
@@ -309,6 +310,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200_000)
     parser.add_argument("--items", type=int, default=2_000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--client-keep-alive",
+        type=float,
+        default=2.0,
+        help="seconds the client keeps an idle connection; below the server's PERFSHOP_KEEP_ALIVE_S (5), or a "
+        "request sent just as the server closes an idle connection is lost",
+    )
     parser.add_argument("--smoke", action="store_true", help="10,000 requests over 500 items (what CI runs)")
     parser.add_argument(
         "--redis-fault", action="store_true", help="cache on a private redis-server, stopped and restarted mid-load"

@@ -57,6 +57,7 @@ def serve(settings: Settings) -> int:
         workers=settings.workers,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=settings.shutdown_grace_s,
+        timeout_keep_alive=settings.keep_alive_s,
     )
     return 0
 

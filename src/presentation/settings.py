@@ -32,6 +32,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     db_pool_size: Annotated[int, Meta(ge=1, le=1000)] = 10
     max_body_bytes: Annotated[int, Meta(ge=1024, le=1_073_741_824)] = 1_048_576
     shutdown_grace_s: Annotated[int, Meta(ge=0, le=3600)] = 10
+    keep_alive_s: Annotated[int, Meta(ge=1, le=3600)] = 5
     export_batch_size: Annotated[int, Meta(ge=1, le=1_000_000)] = 1000
     export_max_concurrent: Annotated[int, Meta(ge=1, le=1000)] = 4
     cache_default_ttl: Annotated[float, Meta(gt=0)] = 300

@@ -34,6 +34,7 @@ def test_a_misspelled_variable_is_named_with_a_suggestion() -> None:
         ("PERFSHOP_PORT", "eighty"),
         ("PERFSHOP_PORT", "70000"),
         ("PERFSHOP_WORKERS", "0"),
+        ("PERFSHOP_DB_POOL_SIZE", "0"),
         ("PERFSHOP_DEMO_ORDERS", "-1"),
         ("PERFSHOP_LOG_LEVEL", "LOUD"),
         ("PERFSHOP_DATABASE_URL", ""),
