@@ -56,6 +56,7 @@ class StorageProvider(Provider):
             settings.database_url,
             sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             pool_size=settings.db_pool_size,
+            pool_timeout_s=settings.db_pool_timeout_s,
         )
         yield engine
         await engine.dispose()

@@ -30,6 +30,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     log_level: LogLevel = "INFO"
     sqlite_busy_timeout_ms: Annotated[int, Meta(ge=0, le=600_000)] = 5_000
     db_pool_size: Annotated[int, Meta(ge=1, le=1000)] = 10
+    db_pool_timeout_s: Annotated[float, Meta(gt=0, le=3600)] = 10
     max_body_bytes: Annotated[int, Meta(ge=1024, le=1_073_741_824)] = 1_048_576
     shutdown_grace_s: Annotated[int, Meta(ge=0, le=3600)] = 10
     keep_alive_s: Annotated[int, Meta(ge=1, le=3600)] = 5

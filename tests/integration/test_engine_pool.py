@@ -1,13 +1,20 @@
-"""The database pool keeps a fixed number of connections: requests beyond it wait for one instead of opening more."""
+"""The database pool keeps a fixed number of connections: calls beyond it wait for one, and past the pool's
+timeout they fail as `Unavailable` (a 503), never as an unexpected error."""
 
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
+from domain.errors import Unavailable
 from domain.items import ItemPatch, NewItem
-from infrastructure.sqla.engine import create_schema, make_engine
+from domain.orders import Period
+from infrastructure.sqla.engine import create_schema, is_sqlite, make_engine
 from infrastructure.sqla.items import SqlaItemRepository
+from infrastructure.sqla.order_stats import SqlaOrderStats
+from infrastructure.sqla.orders import SqliteOrderStream
+from infrastructure.sqla.pg_orders import PostgresOrderStream
 
 
 async def test_more_concurrent_calls_than_connections_all_succeed_on_the_pool(database_url: str) -> None:
@@ -33,5 +40,24 @@ async def test_more_concurrent_calls_than_connections_all_succeed_on_the_pool(da
         stored = [await items.get(item.id) for item in created]
         assert [item.stock for item in stored if item is not None] == [n + 100 for n in range(12)]
         assert connections_opened <= 2
+    finally:
+        await engine.dispose()
+
+
+async def test_a_call_that_cannot_get_a_connection_in_time_is_unavailable(database_url: str) -> None:
+    engine = make_engine(database_url, pool_size=1, pool_timeout_s=0.1)
+    try:
+        async with engine.begin() as conn:
+            await create_schema(conn)
+        items = SqlaItemRepository(engine)
+        orders = SqliteOrderStream(engine) if is_sqlite(engine) else PostgresOrderStream(engine)
+        async with engine.connect():  # the only connection is taken
+            with pytest.raises(Unavailable):
+                await items.get(1)
+            with pytest.raises(Unavailable):
+                await orders.count(Period())
+            with pytest.raises(Unavailable):
+                await SqlaOrderStats(engine).totals_by_status()
+        assert await items.get(1) is None  # served again once the connection is back
     finally:
         await engine.dispose()

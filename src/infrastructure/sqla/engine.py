@@ -8,6 +8,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -18,20 +19,25 @@ from infrastructure.sqla.tables import metadata
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 POOL_SIZE = 10
+POOL_TIMEOUT_S = 10.0
 # Start-up may wait for another process that is seeding the demo data.
 STARTUP_LOCK_TIMEOUT_MS = 300_000
 _STARTUP_LOCK_KEY = 0x70657266  # "perf": one advisory lock id for start-up on PostgreSQL
 
 
 def make_engine(
-    url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, pool_size: int = POOL_SIZE
+    url: str,
+    *,
+    sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    pool_size: int = POOL_SIZE,
+    pool_timeout_s: float = POOL_TIMEOUT_S,
 ) -> AsyncEngine:
-    """An async engine for `url` with `pool_size` connections; SQLite files get WAL, a busy timeout and real
-    transactions."""
+    """An async engine for `url` with `pool_size` connections, each waited for at most `pool_timeout_s`; SQLite
+    files get WAL, a busy timeout and real transactions."""
     # No overflow: a connection opened for one request and closed after it costs a connect (and, on SQLite, a
     # thread and a fresh page cache) each time, and the churn leaves the allocator's heaps fragmented. Requests
     # beyond the pool wait for a connection instead.
-    pooling: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 0}
+    pooling: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout_s}
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **pooling)
@@ -117,7 +123,7 @@ def translate_errors(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P,
     async def translated(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(*args, **kwargs)
-        except (OperationalError, InterfaceError, OSError, TimeoutError) as error:
+        except (OperationalError, InterfaceError, OSError, TimeoutError, PoolTimeout) as error:
             raise Unavailable("the database is unavailable; retry shortly") from error
         except DBAPIError as error:
             if error.connection_invalidated or _is_server_unavailable(error):

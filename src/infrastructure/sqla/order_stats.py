@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.order_stats import StatusTotal
 from domain.ports import OrderStatsPort
+from infrastructure.sqla.engine import translate_errors
 from infrastructure.sqla.tables import orders
 
 
@@ -14,6 +15,7 @@ class SqlaOrderStats(OrderStatsPort):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    @translate_errors
     async def totals_by_status(self) -> list[StatusTotal]:
         """Orders and revenue per status, by status name."""
         revenue = func.coalesce(func.sum(orders.c.quantity * orders.c.unit_price), 0)

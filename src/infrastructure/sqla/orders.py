@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.errors import Unavailable
@@ -100,7 +101,7 @@ def batch_sql(period: Period, dialect: Dialect, *, after_key: bool, descending: 
 def _translated() -> Iterator[None]:
     try:
         yield
-    except DBAPIError as error:
+    except (DBAPIError, PoolTimeout) as error:
         raise Unavailable("the database could not be read") from error
 
 

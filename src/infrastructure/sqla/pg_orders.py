@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import Unavailable
@@ -20,7 +21,7 @@ from domain.ports import OrderStreamPort
 # bytes gathered before they are cut into batches: together the bound on what an export holds in memory.
 _QUEUED_CHUNKS = 8
 _BATCH_BYTES = 64 * 1024
-_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError, OSError, TimeoutError)
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError, OSError, TimeoutError, PoolTimeout)
 _COLUMNS = "id, customer_name, product, quantity, unit_price, status, created_at"
 
 
