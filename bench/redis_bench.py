@@ -18,7 +18,8 @@ from aiocache.serializers import PickleSerializer
 from cashews import Cache
 
 from infrastructure.memory.cache import CacheManager
-from infrastructure.redis.cache import RedisCache, make_redis_client
+from infrastructure.redis.cache import RedisCache
+from infrastructure.redis.client import make_redis_client
 from support.markdown import table
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")

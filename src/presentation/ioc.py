@@ -33,7 +33,8 @@ from infrastructure.memory.cache import CacheManager
 from infrastructure.memory.metrics import InMemoryMetrics
 from infrastructure.memory.upstream import SimulatedUpstream
 from infrastructure.process import SignalShutdown
-from infrastructure.redis.cache import RedisCache, make_redis_client
+from infrastructure.redis.cache import RedisCache
+from infrastructure.redis.client import make_redis_client
 from infrastructure.redis.metrics import RedisMetricsShare
 from infrastructure.sqla.engine import SqlaHealthProbe, is_sqlite, make_engine
 from infrastructure.sqla.items import SqlaItemRepository

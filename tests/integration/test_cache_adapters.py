@@ -10,7 +10,8 @@ import pytest
 from domain.items import Item
 from domain.ports import CachePort
 from infrastructure.memory.cache import CacheManager
-from infrastructure.redis.cache import RedisCache, make_redis_client
+from infrastructure.redis.cache import RedisCache
+from infrastructure.redis.client import make_redis_client
 from tests.fakes import FakeClock, ParkedRow
 from tests.services import REDIS_URL, fresh_redis_prefix
 

@@ -15,7 +15,8 @@ import redis.asyncio
 
 from infrastructure.memory.cache import CacheManager
 from infrastructure.redis import scripts
-from infrastructure.redis.cache import RedisCache, make_redis_client
+from infrastructure.redis.cache import RedisCache
+from infrastructure.redis.client import make_redis_client
 from tests.fakes import ParkedRow
 from tests.servers import free_port, stop, wait_healthy
 from tests.services import REDIS_URL, eventually, fresh_redis_prefix
@@ -94,7 +95,8 @@ async def test_the_tag_index_shrinks_with_its_expired_keys(prefix: str) -> None:
 PEER = """
 import asyncio, sys
 from infrastructure.redis import scripts
-from infrastructure.redis.cache import RedisCache, make_redis_client
+from infrastructure.redis.cache import RedisCache
+from infrastructure.redis.client import make_redis_client
 
 async def main(url: str, prefix: str, what: str, name: str) -> None:
     cache = RedisCache(make_redis_client(url, 2.0), prefix=prefix, timeout=2.0)

@@ -2,52 +2,28 @@
 
 import asyncio
 import copy
-import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import msgspec
-from redis.asyncio import ConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from domain.caching import CacheCounters, CacheStats
 from domain.ports import CachePort, Clock
 from infrastructure.redis import scripts
+from infrastructure.redis.client import CircuitBreaker, RedisUnavailable
 from infrastructure.singleflight import join, run_load
 
 T = TypeVar("T")
-R = TypeVar("R")
 
-logger = logging.getLogger("perfshop.cache")
-
-_WARNING_INTERVAL = 10.0
 _TICK = 1.0
 _STATS_LIFETIME_MS = 5_000
 _PRUNE_BATCH = 200
 _SCAN_BATCH = 1_000
 _MISSING: Any = object()
-_SPARE_CONNECTIONS = 4
-
-
-def make_redis_client(url: str, timeout: float, calls: int = 64, read_timeout: float | None = None) -> "Redis":
-    """A client for the Redis adapters: connects within `timeout`, no retries of its own (the callers fail open
-    instead); its pool holds `calls` connections, plus room for a subscription and the upkeep."""
-    pool = ConnectionPool.from_url(
-        url,
-        max_connections=calls + _SPARE_CONNECTIONS,
-        socket_connect_timeout=timeout,
-        socket_timeout=read_timeout,
-        retry=Retry(NoBackoff(), 0),
-    )
-    return Redis(connection_pool=pool)
-
-
-class _Unavailable(Exception):
-    """Redis did not answer in time or the breaker is open: the caller acts as on a miss."""
 
 
 class _Flight:
@@ -89,9 +65,14 @@ class RedisCache(CachePort):
         self._fence_ms = int(fence_window * 1000)
         self._fence_window = fence_window
         self._cooldown = breaker_cooldown
-        # Callers queue here rather than in the pool: a semaphore is cheaper than a blocking pool's condition, and
-        # a full pool would raise instead of waiting.
-        self._calls = asyncio.Semaphore(calls)
+        self._breaker = CircuitBreaker(
+            timeout=timeout,
+            cooldown=breaker_cooldown,
+            calls=calls,
+            clock=clock,
+            on_failure=self._on_redis_failure,
+            on_recovery=self._on_redis_recovery,
+        )
         self._scripts: dict[str, Any] = {
             name: client.register_script(getattr(scripts, name))
             for name in ("READ", "SET", "FENCED_SET", "TAG", "INVALIDATE", "INVALIDATE_TAG", "FENCE_ALL", "PRUNE")
@@ -110,12 +91,7 @@ class RedisCache(CachePort):
         self._seq = 0
         self._l1_hits = self._l1_hits_not_served = 0
         self._l1_hit_seconds = 0.0
-        # Circuit breaker: open after a failure, one probe call allowed once the cooldown has passed.
-        self._open_until: float | None = None
-        self._probing = False
         self._lost_invalidations = False
-        self._errors_since_warning = 0
-        self._last_warning = -_WARNING_INTERVAL
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -155,8 +131,8 @@ class RedisCache(CachePort):
     async def tag(self, key: str, *tags: str) -> None:
         """Attach tags to a stored key; a missing or expired key is left alone."""
         try:
-            await self._redis(self._scripts["TAG"], [self._key(key)], [*self._origin, key, *tags])
-        except _Unavailable:
+            await self._breaker.call(self._scripts["TAG"], [self._key(key)], [*self._origin, key, *tags])
+        except RedisUnavailable:
             return
 
     async def invalidate(self, key: str) -> bool:
@@ -217,14 +193,14 @@ class RedisCache(CachePort):
         try:
             await self._publish_stats()
             now_ms = int(time.time() * 1000)
-            instances = await self._redis(
+            instances = await self._breaker.call(
                 self._client.zrangebyscore, f"{self._prefix}:instances", now_ms - _STATS_LIFETIME_MS, "+inf"
             )
             names = [f"{self._prefix}:stats:{name.decode()}" for name in cast("list[bytes]", instances)]
-            blobs = await self._redis(self._client.mget, names) if names else []
+            blobs = await self._breaker.call(self._client.mget, names) if names else []
             keys = await self._count_keys(f"{self._prefix}:k:*")
-            tags = await self._redis(self._client.zcard, f"{self._prefix}:tags")
-        except _Unavailable:
+            tags = await self._breaker.call(self._client.zcard, f"{self._prefix}:tags")
+        except RedisUnavailable:
             return self.get_stats()
         total = CacheCounters()
         for blob in blobs:
@@ -252,10 +228,10 @@ class RedisCache(CachePort):
         seq = self._seq
         try:
             if l1 is None and not need_epoch:
-                data = await self._redis(self._client.hget, self._key(key), "v")
+                data = await self._breaker.call(self._client.hget, self._key(key), "v")
                 return (False, None) if data is None else (True, self._decode(cast(bytes, data), type))
-            reply = await self._redis(self._scripts["READ"], [self._key(key)], [self._prefix])
-        except _Unavailable:
+            reply = await self._breaker.call(self._scripts["READ"], [self._key(key)], [self._prefix])
+        except RedisUnavailable:
             return False, None
         if isinstance(reply, int):
             return False, reply
@@ -271,8 +247,8 @@ class RedisCache(CachePort):
     async def _write(self, script: Any, keys: list[str], args: list[Any]) -> int:
         """Run a write script; a write lost to an outage makes the whole cache be dropped on recovery."""
         try:
-            return int(await self._redis(script, keys, args))
-        except _Unavailable:
+            return int(await self._breaker.call(script, keys, args))
+        except RedisUnavailable:
             self._lost_invalidations = True
             return 0
 
@@ -312,68 +288,36 @@ class RedisCache(CachePort):
             return
         args = [*self._origin, key, self._encoder.encode(value), self._ttl_ms(ttl), epoch, *tags]
         try:
-            stored = await self._redis(self._scripts["FENCED_SET"], [self._key(key)], args)
-        except _Unavailable:
+            stored = await self._breaker.call(self._scripts["FENCED_SET"], [self._key(key)], args)
+        except RedisUnavailable:
             return
         if not stored:
             self._stats.stale_writes_rejected += 1
 
-    # -- the breaker ---------------------------------------------------------------------------------------------
+    # -- the breaker's hooks ---------------------------------------------------------------------------------------
 
-    async def _redis(self, command: Callable[..., Awaitable[R]], *args: Any, **kwargs: Any) -> R:
-        """One Redis call within the timeout, through the circuit breaker; _Unavailable when it cannot be made."""
-        probe = self._open_until is not None
-        if probe:
-            if self._probing or self._clock() < self._open_until:  # type: ignore[operator]
-                raise _Unavailable
-            self._probing = True
-        try:
-            async with asyncio.timeout(self._timeout), self._calls:
-                result = await command(*args, **kwargs)
-        except (RedisError, OSError, TimeoutError) as error:
-            self._failed(error)
-            raise _Unavailable from error
-        if probe:
-            self._recovered()
-        return result
-
-    def _failed(self, error: BaseException) -> None:
-        now = self._clock()
+    def _on_redis_failure(self) -> None:
         self._stats.backend_errors += 1
-        self._errors_since_warning += 1
-        self._open_until = now + self._cooldown
-        self._probing = False
         self._swap_l1(None)
-        if now - self._last_warning >= _WARNING_INTERVAL:
-            logger.warning(
-                "redis cache unavailable, serving from the database: %s (%d errors since the last warning)",
-                type(error).__name__ if not str(error) else error,
-                self._errors_since_warning,
-            )
-            self._last_warning = now
-            self._errors_since_warning = 0
 
-    def _recovered(self) -> None:
-        self._open_until = None
-        self._probing = False
-        logger.warning("redis cache reachable again")
+    def _on_redis_recovery(self) -> None:
         if self._lost_invalidations:
             self._tasks.append(asyncio.get_running_loop().create_task(self._drop_everything()))
 
     async def _drop_everything(self) -> None:
         """Invalidations were lost while Redis was unreachable: fence every load, then delete every entry."""
         try:
-            await self._redis(self._scripts["FENCE_ALL"], [], [*self._origin, self._fence_ms])
+            await self._breaker.call(self._scripts["FENCE_ALL"], [], [*self._origin, self._fence_ms])
             for pattern in (f"{self._prefix}:k:*", f"{self._prefix}:t:*"):
                 cursor = 0
                 while True:
-                    cursor, names = await self._redis(self._client.scan, cursor, pattern, _SCAN_BATCH)
+                    cursor, names = await self._breaker.call(self._client.scan, cursor, pattern, _SCAN_BATCH)
                     if names:
-                        await self._redis(self._client.unlink, *names)
+                        await self._breaker.call(self._client.unlink, *names)
                     if not cursor:
                         break
-            await self._redis(self._client.unlink, f"{self._prefix}:tags")
-        except _Unavailable:
+            await self._breaker.call(self._client.unlink, f"{self._prefix}:tags")
+        except RedisUnavailable:
             return
         self._lost_invalidations = False
 
@@ -434,7 +378,7 @@ class RedisCache(CachePort):
                 if self._clock() >= next_prune:
                     next_prune = self._clock() + self._prune_interval
                     await self._prune()
-            except _Unavailable:
+            except RedisUnavailable:
                 continue
 
     async def _publish_stats(self) -> None:
@@ -442,20 +386,21 @@ class RedisCache(CachePort):
         counters = {name: getattr(merged, name) for name in CacheCounters.__slots__}
         now_ms = int(time.time() * 1000)
         name = f"{self._prefix}:stats:{self._instance}"
-        await self._redis(self._client.set, name, msgspec.msgpack.encode(counters), px=_STATS_LIFETIME_MS)
-        await self._redis(self._client.zadd, f"{self._prefix}:instances", {self._instance: now_ms})
-        await self._redis(
+        await self._breaker.call(self._client.set, name, msgspec.msgpack.encode(counters), px=_STATS_LIFETIME_MS)
+        await self._breaker.call(self._client.zadd, f"{self._prefix}:instances", {self._instance: now_ms})
+        await self._breaker.call(
             self._client.zremrangebyscore, f"{self._prefix}:instances", "-inf", now_ms - _STATS_LIFETIME_MS
         )
 
     async def _prune(self) -> None:
         """Drop expired keys from every tag index, a batch of tags per script, one instance at a time."""
         lock = f"{self._prefix}:prune-lock"
-        if not await self._redis(self._client.set, lock, self._instance, px=int(self._prune_interval * 1000), nx=True):
+        lease_ms = int(self._prune_interval * 1000)
+        if not await self._breaker.call(self._client.set, lock, self._instance, px=lease_ms, nx=True):
             return
         first = 0
         while True:
-            seen, _pruned = await self._redis(self._scripts["PRUNE"], [], [*self._origin, first, _PRUNE_BATCH])
+            seen, _pruned = await self._breaker.call(self._scripts["PRUNE"], [], [*self._origin, first, _PRUNE_BATCH])
             if seen < _PRUNE_BATCH:
                 return
             first += seen
@@ -463,7 +408,7 @@ class RedisCache(CachePort):
     async def _count_keys(self, pattern: str) -> int:
         count, cursor = 0, 0
         while True:
-            cursor, names = await self._redis(self._client.scan, cursor, pattern, _SCAN_BATCH)
+            cursor, names = await self._breaker.call(self._client.scan, cursor, pattern, _SCAN_BATCH)
             count += len(names)
             if not cursor:
                 return count
