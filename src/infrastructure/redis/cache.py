@@ -15,14 +15,13 @@ from domain.caching import CacheCounters, CacheStats
 from domain.ports import CachePort, Clock
 from infrastructure.redis import scripts
 from infrastructure.redis.client import CircuitBreaker, RedisUnavailable
+from infrastructure.redis.stats import SCAN_BATCH, SharedCacheStats
 from infrastructure.singleflight import join, run_load
 
 T = TypeVar("T")
 
 _TICK = 1.0
-_STATS_LIFETIME_MS = 5_000
 _PRUNE_BATCH = 200
-_SCAN_BATCH = 1_000
 _MISSING: Any = object()
 
 
@@ -85,6 +84,7 @@ class RedisCache(CachePort):
         # Every script learns the prefix and which instance runs it, so that an instance skips its own messages.
         self._origin = (prefix, self._instance)
         self._own = self._instance.encode()
+        self._shared_stats = SharedCacheStats(client, self._breaker, prefix, self._instance)
         # L1 is used only while the invalidation channel is subscribed; `_seq` counts invalidations seen, so a value
         # read from Redis before an invalidation arrived is not put into L1 after it.
         self._l1: CachePort | None = None
@@ -191,24 +191,10 @@ class RedisCache(CachePort):
         """Every live instance's counters summed, with the keys and tags held in Redis; this instance's alone
         when Redis is unavailable."""
         try:
-            await self._publish_stats()
-            now_ms = int(time.time() * 1000)
-            instances = await self._breaker.call(
-                self._client.zrangebyscore, f"{self._prefix}:instances", now_ms - _STATS_LIFETIME_MS, "+inf"
-            )
-            names = [f"{self._prefix}:stats:{name.decode()}" for name in cast("list[bytes]", instances)]
-            blobs = await self._breaker.call(self._client.mget, names) if names else []
-            keys = await self._count_keys(f"{self._prefix}:k:*")
-            tags = await self._breaker.call(self._client.zcard, f"{self._prefix}:tags")
+            await self._shared_stats.publish(self._counters())
+            return await self._shared_stats.total()
         except RedisUnavailable:
             return self.get_stats()
-        total = CacheCounters()
-        for blob in blobs:
-            if blob is None:
-                continue
-            for name, amount in msgspec.msgpack.decode(cast(bytes, blob), type=dict[str, int | float]).items():
-                setattr(total, name, getattr(total, name) + amount)
-        return total.snapshot(keys=keys, tags=tags, reclaiming=0)
 
     # -- reading and writing -------------------------------------------------------------------------------------
 
@@ -311,7 +297,7 @@ class RedisCache(CachePort):
             for pattern in (f"{self._prefix}:k:*", f"{self._prefix}:t:*"):
                 cursor = 0
                 while True:
-                    cursor, names = await self._breaker.call(self._client.scan, cursor, pattern, _SCAN_BATCH)
+                    cursor, names = await self._breaker.call(self._client.scan, cursor, pattern, SCAN_BATCH)
                     if names:
                         await self._breaker.call(self._client.unlink, *names)
                     if not cursor:
@@ -374,23 +360,12 @@ class RedisCache(CachePort):
         while True:
             await asyncio.sleep(min(_TICK, self._prune_interval))
             try:
-                await self._publish_stats()
+                await self._shared_stats.publish(self._counters())
                 if self._clock() >= next_prune:
                     next_prune = self._clock() + self._prune_interval
                     await self._prune()
             except RedisUnavailable:
                 continue
-
-    async def _publish_stats(self) -> None:
-        merged = self._counters()
-        counters = {name: getattr(merged, name) for name in CacheCounters.__slots__}
-        now_ms = int(time.time() * 1000)
-        name = f"{self._prefix}:stats:{self._instance}"
-        await self._breaker.call(self._client.set, name, msgspec.msgpack.encode(counters), px=_STATS_LIFETIME_MS)
-        await self._breaker.call(self._client.zadd, f"{self._prefix}:instances", {self._instance: now_ms})
-        await self._breaker.call(
-            self._client.zremrangebyscore, f"{self._prefix}:instances", "-inf", now_ms - _STATS_LIFETIME_MS
-        )
 
     async def _prune(self) -> None:
         """Drop expired keys from every tag index, a batch of tags per script, one instance at a time."""
@@ -404,14 +379,6 @@ class RedisCache(CachePort):
             if seen < _PRUNE_BATCH:
                 return
             first += seen
-
-    async def _count_keys(self, pattern: str) -> int:
-        count, cursor = 0, 0
-        while True:
-            cursor, names = await self._breaker.call(self._client.scan, cursor, pattern, _SCAN_BATCH)
-            count += len(names)
-            if not cursor:
-                return count
 
     # -- helpers ---------------------------------------------------------------------------------------------------
 
