@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -37,6 +38,16 @@ def start_uvicorn(
             "warning",
         ],
         env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def start_perfshop(port: int, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start `perfshop serve` (the console script users run) on `port` with these settings."""
+    return subprocess.Popen(
+        [Path(sys.executable).parent / "perfshop", "serve"],
+        env={**os.environ, **env, "PERFSHOP_PORT": str(port)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

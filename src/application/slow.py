@@ -2,7 +2,9 @@
 serialization and a slow upstream call."""
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import msgspec
 from msgspec import Struct
@@ -10,6 +12,8 @@ from msgspec import Struct
 from domain.order_stats import StatusTotal
 from domain.orders import OrderRow
 from domain.ports import Clock, OrderStatsPort, UpstreamPort
+
+T = TypeVar("T")
 
 _CHUNK = 2_000  # rows per encode call: each call holds the GIL for about a millisecond, never the whole payload
 
@@ -35,6 +39,15 @@ class UpstreamReport(Struct, frozen=True):
     upstream: str
 
 
+async def _at_least(clock: Clock, target_s: float, work: Awaitable[T]) -> tuple[T, float]:
+    """The result of `work` and the milliseconds it took, returned no sooner than `target_s` (a non-blocking wait)."""
+    started = clock()
+    result = await work
+    took = clock() - started
+    await asyncio.sleep(max(0.0, target_s - took))
+    return result, round(took * 1000, 3)
+
+
 class RunSlowQuery:
     """A real aggregate over every order, topped up with a non-blocking wait to at least `target_s`."""
 
@@ -44,11 +57,8 @@ class RunSlowQuery:
         self._target_s = target_s
 
     async def __call__(self) -> QueryReport:
-        started = self._clock()
-        totals = await self._stats.totals_by_status()
-        took = self._clock() - started
-        await asyncio.sleep(max(0.0, self._target_s - took))
-        return QueryReport(totals=totals, query_ms=round(took * 1000, 3))
+        totals, took_ms = await _at_least(self._clock, self._target_s, self._stats.totals_by_status())
+        return QueryReport(totals=totals, query_ms=took_ms)
 
 
 class SerializeLargePayload:
@@ -60,11 +70,9 @@ class SerializeLargePayload:
         self._target_s = target_s
 
     async def __call__(self) -> SerializationReport:
-        started = self._clock()
-        size = await asyncio.to_thread(serialized_size, self._rows)
-        took = self._clock() - started
-        await asyncio.sleep(max(0.0, self._target_s - took))
-        return SerializationReport(rows=self._rows, bytes=size, serialize_ms=round(took * 1000, 3))
+        work = asyncio.to_thread(serialized_size, self._rows)
+        size, took_ms = await _at_least(self._clock, self._target_s, work)
+        return SerializationReport(rows=self._rows, bytes=size, serialize_ms=took_ms)
 
 
 def serialized_size(rows: int) -> int:

@@ -1,15 +1,12 @@
 """Idle client connections are kept open for `PERFSHOP_KEEP_ALIVE_S` seconds, then closed by the server."""
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.servers import free_port, stop, wait_healthy
+from tests.servers import free_port, start_perfshop, stop, wait_healthy
 
 REQUEST = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
@@ -19,16 +16,13 @@ def connection_to_perfshop(tmp_path: Path, keep_alive_s: int) -> Iterator[socket
     """A real `perfshop serve` with this keep-alive, and one open connection to it."""
     port = free_port()
     env = {
-        **os.environ,
         "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'keep-alive.db'}",
-        "PERFSHOP_PORT": str(port),
         "PERFSHOP_DEMO_ITEMS": "0",
         "PERFSHOP_DEMO_ORDERS": "0",
         "PERFSHOP_KEEP_ALIVE_S": str(keep_alive_s),
         "PERFSHOP_LOG_LEVEL": "WARNING",
     }
-    perfshop = Path(sys.executable).parent / "perfshop"
-    server = subprocess.Popen([perfshop, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = start_perfshop(port, env)
     try:
         wait_healthy(port, server)
         with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:

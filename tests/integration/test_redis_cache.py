@@ -1,8 +1,6 @@
 """What only the Redis adapter promises: a tag index that does not leak, fences across processes, cluster stats."""
 
 import asyncio
-import os
-import subprocess
 import sys
 import time
 import uuid
@@ -18,7 +16,7 @@ from infrastructure.redis import scripts
 from infrastructure.redis.cache import RedisCache
 from infrastructure.redis.client import make_redis_client
 from tests.fakes import ParkedRow
-from tests.servers import free_port, stop, wait_healthy
+from tests.servers import free_port, start_perfshop, stop, wait_healthy
 from tests.services import REDIS_URL, eventually, fresh_redis_prefix
 
 
@@ -159,17 +157,11 @@ def test_serve_starts_several_workers_when_redis_is_shared(tmp_path: Path) -> No
             "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/perfshop.db",
             "PERFSHOP_DEMO_ITEMS": "0",
             "PERFSHOP_DEMO_ORDERS": "0",
-            "PERFSHOP_PORT": str(port),
             "PERFSHOP_WORKERS": "2",
             "PERFSHOP_REDIS_URL": REDIS_URL,
             "PERFSHOP_REDIS_PREFIX": prefix,
         }
-        process = subprocess.Popen(
-            [Path(sys.executable).parent / "perfshop", "serve"],
-            env={**os.environ, **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        process = start_perfshop(port, env)
         try:
             wait_healthy(port, process)
         finally:

@@ -1,9 +1,6 @@
 """SIGTERM on a real `perfshop serve`: in-flight requests finish, running exports are cut visibly, exit 0."""
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -11,22 +8,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import free_port, wait_healthy
+from tests.servers import free_port, start_perfshop, wait_healthy
 
 
 def test_sigterm_drains_requests_aborts_exports_and_exits_zero(tmp_path: Path) -> None:
     port = free_port()
     env = {
-        **os.environ,
         "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'shutdown.db'}",
-        "PERFSHOP_PORT": str(port),
         "PERFSHOP_DEMO_ITEMS": "10",
         "PERFSHOP_DEMO_ORDERS": "200000",
         "PERFSHOP_SHUTDOWN_GRACE_S": "10",
         "PERFSHOP_LOG_LEVEL": "WARNING",
     }
-    perfshop = Path(sys.executable).parent / "perfshop"
-    server = subprocess.Popen([perfshop, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = start_perfshop(port, env)
     try:
         wait_healthy(port, server)
         base = f"http://127.0.0.1:{port}"
@@ -47,7 +41,7 @@ def test_sigterm_drains_requests_aborts_exports_and_exits_zero(tmp_path: Path) -
                 for _ in chunks:
                     pass
         slow_call.join(timeout=30)
-        assert server.wait(timeout=30) == 0, server.stderr.read().decode() if server.stderr else ""
+        assert server.wait(timeout=30) == 0, server.stdout.read().decode() if server.stdout else ""
     finally:
         if server.poll() is None:
             server.kill()

@@ -106,6 +106,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+# A database that cannot be reached or a pool with no connection free in time, whatever the statement.
+CONNECTION_ERRORS = (OperationalError, InterfaceError, OSError, TimeoutError, PoolTimeout)
 # SQLSTATE classes of a server that cannot serve right now: connection exceptions (08) and operator
 # intervention (57P: shutting down, crashed, starting up) - as while PostgreSQL restarts.
 _UNAVAILABLE_SQLSTATES = ("08", "57P")
@@ -123,7 +125,7 @@ def translate_errors(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P,
     async def translated(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(*args, **kwargs)
-        except (OperationalError, InterfaceError, OSError, TimeoutError, PoolTimeout) as error:
+        except CONNECTION_ERRORS as error:
             raise Unavailable("the database is unavailable; retry shortly") from error
         except DBAPIError as error:
             if error.connection_invalidated or _is_server_unavailable(error):

@@ -5,12 +5,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.errors import Unavailable
 from domain.orders import FORMULA_STARTS, QUOTE_TRIGGERS, Dialect, EncodedBatch, Period
 from domain.ports import OrderStreamPort
+from infrastructure.sqla.engine import CONNECTION_ERRORS
 
 # Characters that the id, quantity, price and timestamp columns can contain: a delimiter among them forces
 # quotes on those columns too, so that only then do they pay for the check.
@@ -101,7 +101,7 @@ def batch_sql(period: Period, dialect: Dialect, *, after_key: bool, descending: 
 def _translated() -> Iterator[None]:
     try:
         yield
-    except (DBAPIError, PoolTimeout) as error:
+    except (DBAPIError, *CONNECTION_ERRORS) as error:
         raise Unavailable("the database could not be read") from error
 
 

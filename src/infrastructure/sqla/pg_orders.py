@@ -10,18 +10,18 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import Unavailable
 from domain.orders import FORMULA_STARTS, Dialect, EncodedBatch, OrderRow, Period, encode_rows
 from domain.ports import OrderStreamPort
+from infrastructure.sqla.engine import CONNECTION_ERRORS
 
 # COPY chunks waiting for the client (each what one socket read brought, at most a few hundred kB), and the
 # bytes gathered before they are cut into batches: together the bound on what an export holds in memory.
 _QUEUED_CHUNKS = 8
 _BATCH_BYTES = 64 * 1024
-_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError, OSError, TimeoutError, PoolTimeout)
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError, *CONNECTION_ERRORS)
 _COLUMNS = "id, customer_name, product, quantity, unit_price, status, created_at"
 
 
