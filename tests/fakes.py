@@ -86,17 +86,38 @@ class BrokenItemRepository(ItemRepository):
 
 
 class FakeClock(Clock):
-    """Monotonic seconds that advance only when the test says so."""
+    """Monotonic seconds that advance only when the test says so; `sleep` returns once they have advanced enough."""
 
     def __init__(self, start: float = 1000.0) -> None:
         self.now = start
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
 
     def __call__(self) -> float:
         return self.now
 
+    async def sleep(self, seconds: float) -> None:
+        """Wait until the test has advanced the clock by `seconds`."""
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        wake = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self.now + seconds, wake))
+        try:
+            await wake
+        finally:
+            self._sleepers = [(due, future) for due, future in self._sleepers if future is not wake]
+
+    @property
+    def sleepers(self) -> int:
+        """How many tasks are waiting on this clock now."""
+        return sum(not future.done() for _, future in self._sleepers)
+
     def advance(self, seconds: float) -> None:
-        """Move time forward."""
+        """Move time forward, waking every sleeper whose time has come."""
         self.now += seconds
+        for due, future in self._sleepers:
+            if due <= self.now and not future.done():
+                future.set_result(None)
 
 
 class ParkingItemRepository:

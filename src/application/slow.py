@@ -44,7 +44,7 @@ async def _at_least(clock: Clock, target_s: float, work: Awaitable[T]) -> tuple[
     started = clock()
     result = await work
     took = clock() - started
-    await asyncio.sleep(max(0.0, target_s - took))
+    await clock.sleep(max(0.0, target_s - took))
     return result, round(took * 1000, 3)
 
 

@@ -13,9 +13,13 @@ T = TypeVar("T")
 
 
 class Clock(Protocol):
-    """Monotonic seconds for measuring intervals and expiry; never goes backwards."""
+    """Monotonic seconds for measuring intervals and expiry, and waiting on them; never goes backwards."""
 
     def __call__(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Return once `seconds` have passed on this clock."""
+        ...
 
 
 class ItemRepository(Protocol):

@@ -1,5 +1,6 @@
 """The real clock."""
 
+import asyncio
 import time
 
 from domain.ports import Clock
@@ -10,3 +11,7 @@ class MonotonicClock(Clock):
 
     # The C function itself, not a Python method calling it: the clock is read several times per request.
     __call__ = staticmethod(time.monotonic)
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` of real time without blocking the event loop."""
+        await asyncio.sleep(seconds)

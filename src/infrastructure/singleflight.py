@@ -5,7 +5,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from domain.caching import CacheCounters
-from domain.ports import Clock
 
 
 async def run_load(
@@ -36,7 +35,9 @@ async def run_load(
         future.set_result(value)
 
 
-async def join(future: "asyncio.Future[Any]", stats: CacheCounters, clock: Clock, started: float) -> Any:
+async def join(
+    future: "asyncio.Future[Any]", stats: CacheCounters, clock: Callable[[], float], started: float
+) -> Any:
     """Wait for a running load as one of its callers, counted as a miss that took until the value arrived."""
     try:
         # shield: a cancelled caller stops waiting, the load goes on for the others.

@@ -86,13 +86,17 @@ class CacheProvider(Provider):
     scope = Scope.APP
 
     @provide
-    async def cache(self, settings: Settings) -> AsyncIterator[CachePort]:
+    async def cache(self, settings: Settings, clock: Clock) -> AsyncIterator[CachePort]:
         """Redis shared by every process when PERFSHOP_REDIS_URL is set, else the in-process cache."""
         if settings.redis_url is None:
-            yield CacheManager(default_ttl=settings.cache_default_ttl, max_entries=settings.cache_max_entries)
+            yield CacheManager(
+                default_ttl=settings.cache_default_ttl, max_entries=settings.cache_max_entries, clock=clock
+            )
             return
         timeout = settings.redis_timeout_ms / 1000
-        l1 = partial(CacheManager, default_ttl=settings.cache_l1_ttl, max_entries=settings.cache_max_entries)
+        l1 = partial(
+            CacheManager, default_ttl=settings.cache_l1_ttl, max_entries=settings.cache_max_entries, clock=clock
+        )
         cache = RedisCache(
             make_redis_client(settings.redis_url, timeout),
             prefix=settings.redis_prefix,
@@ -100,6 +104,7 @@ class CacheProvider(Provider):
             timeout=timeout,
             l1=l1 if settings.cache_l1_ttl > 0 else None,
             l1_ttl=settings.cache_l1_ttl,
+            clock=clock,
         )
         await cache.start()
         yield cache

@@ -13,11 +13,13 @@ from infrastructure.memory.cache import CacheManager
 from infrastructure.redis.cache import RedisCache
 from infrastructure.redis.client import make_redis_client
 from tests.fakes import FakeClock, ParkedRow
+from tests.redis_time import pass_redis_time
 from tests.services import REDIS_URL, fresh_redis_prefix
+from tests.waiting import until
 
-# Redis keeps real time, so its TTLs are real seconds: long enough that a busy machine does not expire an entry
-# before the test looks at it, short enough to keep the suite quick.
-TTL = 1.0
+# Time passes only when a test says so: on the fake clock for the adapter and its L1, and inside Redis by moving
+# every expiry under the test's prefix into the past on the server.
+TTL = 10.0
 
 
 @dataclass
@@ -30,8 +32,8 @@ class Subject:
 
 @pytest.fixture(params=["memory", "redis"])
 async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
+    clock = FakeClock()
     if request.param == "memory":
-        clock = FakeClock()
 
         async def advance(seconds: float) -> None:
             clock.advance(seconds)
@@ -44,12 +46,18 @@ async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
             make_redis_client(REDIS_URL, 2.0),
             prefix=prefix,
             timeout=2.0,
-            l1=lambda: CacheManager(default_ttl=5),
+            l1=lambda: CacheManager(default_ttl=5, clock=clock),
             l1_ttl=5,
+            clock=clock,
         )
+
+        async def advance_both(seconds: float) -> None:
+            await pass_redis_time(prefix, seconds)
+            clock.advance(seconds)
+
         await cache.start()
         try:
-            yield Subject(cache, asyncio.sleep)
+            yield Subject(cache, advance_both)
         finally:
             await cache.close()
 
@@ -137,7 +145,7 @@ async def test_concurrent_misses_share_one_load(subject: Subject) -> None:
         return {"n": 1}
 
     waiters = [asyncio.create_task(subject.cache.get_or_load("k", load, tags=("t",))) for _ in range(5)]
-    await asyncio.sleep(0.05)
+    await until(lambda: subject.cache.get_stats()["coalesced"] == 4)
     release.set()
     results = await asyncio.gather(*waiters)
     assert results == [({"n": 1}, False)] * 5
@@ -156,9 +164,9 @@ async def test_a_cancelled_first_caller_does_not_cancel_the_load_for_the_others(
         return "loaded"
 
     first = asyncio.create_task(subject.cache.get_or_load("k", load))
-    await asyncio.sleep(0.05)
+    await until(lambda: subject.cache.get_stats()["loads"] == 1)
     second = asyncio.create_task(subject.cache.get_or_load("k", load))
-    await asyncio.sleep(0.05)
+    await until(lambda: subject.cache.get_stats()["coalesced"] == 1)
     first.cancel()
     release.set()
     assert await second == ("loaded", False)
@@ -174,7 +182,7 @@ async def test_a_loader_error_reaches_every_waiter_and_is_not_cached(subject: Su
         raise LookupError("database says no")
 
     waiters = [asyncio.create_task(subject.cache.get_or_load("k", fail)) for _ in range(3)]
-    await asyncio.sleep(0.05)
+    await until(lambda: subject.cache.get_stats()["coalesced"] == 2)
     release.set()
     outcomes = await asyncio.gather(*waiters, return_exceptions=True)
     assert [type(outcome) for outcome in outcomes] == [LookupError] * 3

@@ -2,7 +2,6 @@
 
 import asyncio
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +14,11 @@ from infrastructure.memory.cache import CacheManager
 from infrastructure.redis import scripts
 from infrastructure.redis.cache import RedisCache
 from infrastructure.redis.client import make_redis_client
-from tests.fakes import ParkedRow
+from tests.fakes import FakeClock, ParkedRow
+from tests.redis_time import pass_redis_time
 from tests.servers import free_port, start_perfshop, stop, wait_healthy
 from tests.services import REDIS_URL, eventually, fresh_redis_prefix
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ async def index_size(prefix: str) -> int:
 
 async def fill_tagged(prefix: str, keys: int, ttl: float) -> None:
     """Store and tag `keys` keys through the adapter's own scripts, pipelined: the adapter's API would take
-    a round trip per call, longer than the short TTL the test needs."""
+    a round trip per call."""
     client = redis.asyncio.Redis.from_url(REDIS_URL)
     store, tag = client.register_script(scripts.SET), client.register_script(scripts.TAG)
     origin = uuid.uuid4().hex
@@ -72,22 +73,23 @@ async def fill_tagged(prefix: str, keys: int, ttl: float) -> None:
 
 
 async def test_the_tag_index_shrinks_with_its_expired_keys(prefix: str) -> None:
-    ttl, prune_interval, keys = 10.0, 1.0, 100_000
-    cache = RedisCache(make_redis_client(REDIS_URL, 2.0), prefix=prefix, timeout=2.0, prune_interval=prune_interval)
+    ttl, prune_interval, keys = 600.0, 30.0, 100_000
+    clock = FakeClock()
+    cache = RedisCache(
+        make_redis_client(REDIS_URL, 2.0), prefix=prefix, timeout=2.0, prune_interval=prune_interval, clock=clock
+    )
     await cache.start()
     try:
         # One long-lived member keeps each index alive, so only pruning can shed the expired members.
-        await cache.set("anchor", 0, ttl=600)
+        await cache.set("anchor", 0, ttl=10 * ttl)
         await cache.tag("anchor", "leak", "leak:odd", "leak:even")
         await fill_tagged(prefix, keys, ttl)
-        filled = time.monotonic()
-        peak = await index_size(prefix)
-        assert peak == 2 * keys + 3
-        await eventually(lambda: index_size(prefix), lambda size: size <= peak / 100, 2 * ttl + prune_interval)
-        assert time.monotonic() - filled <= 2 * ttl + prune_interval
-        # The index may reach 1 % while the last keys of the fill still live; once all have expired, only the
-        # anchor is left to invalidate.
-        await asyncio.sleep(max(0.0, filled + ttl + 0.5 - time.monotonic()))
+        assert await index_size(prefix) == 2 * keys + 3
+        await pass_redis_time(prefix, 2 * ttl)  # every filled key has expired; the anchor lives on
+        assert await index_size(prefix) == 2 * keys + 3  # expiry alone leaves the index as it was
+        await until(lambda: clock.sleepers == 1)
+        clock.advance(prune_interval)
+        await eventually(lambda: index_size(prefix), lambda size: size == 3, within=60)
         assert await cache.invalidate_by_tag("leak") == 1
     finally:
         await cache.close()

@@ -10,10 +10,13 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
+from domain.ports import Clock
 from presentation.app import create_app
 from presentation.settings import Settings
+from tests.fakes import FakeClock, Override
 from tests.servers import free_port, start_uvicorn, stop, wait_healthy
 from tests.services import REDIS_URL, PrivateRedis, eventually, fresh_redis_prefix, private_redis
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -59,7 +62,15 @@ async def test_a_write_on_one_instance_reaches_the_l1_of_another(tmp_path: Path,
 
 
 @pytest.fixture
-async def app_on_private_redis(tmp_path: Path, prefix: str) -> AsyncIterator[tuple[AsyncTestClient, PrivateRedis]]:  # type: ignore[type-arg]
+def clock() -> FakeClock:
+    """The app's clock: the breaker's cool-down and the cache's upkeep wait until the test moves it."""
+    return FakeClock()
+
+
+@pytest.fixture
+async def app_on_private_redis(
+    tmp_path: Path, prefix: str, clock: FakeClock
+) -> AsyncIterator[tuple[AsyncTestClient, PrivateRedis]]:  # type: ignore[type-arg]
     with private_redis(free_port()) as server:
         settings = Settings(
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'perfshop.db'}",
@@ -68,12 +79,18 @@ async def app_on_private_redis(tmp_path: Path, prefix: str) -> AsyncIterator[tup
             redis_url=server.url,
             redis_prefix=prefix,
         )
-        async with AsyncTestClient(app=create_app(settings=settings)) as client:
+        async with AsyncTestClient(app=create_app(Override(Clock, clock), settings=settings)) as client:
             yield client, server
+
+
+async def backend_errors(client: AsyncTestClient) -> int:  # type: ignore[type-arg]
+    """How many Redis calls of this instance have failed."""
+    return int((await client.get("/cache/stats")).json()["backend_errors"])
 
 
 async def test_requests_are_served_from_the_database_while_redis_is_down_and_cached_again_after(
     app_on_private_redis: tuple[AsyncTestClient, PrivateRedis],  # type: ignore[type-arg]
+    clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     client, server = app_on_private_redis
@@ -82,39 +99,43 @@ async def test_requests_are_served_from_the_database_while_redis_is_down_and_cac
     assert (await client.get(path)).headers["x-cache"] == "MISS"
     assert (await client.get(path)).headers["x-cache"] == "HIT"
 
-    outcomes: list[tuple[int, str, float]] = []
+    outcomes: list[tuple[int, int, str]] = []
     stop_load = asyncio.Event()
 
-    async def load() -> None:
+    async def load(worker: int) -> None:
         while not stop_load.is_set():
-            started = time.monotonic()
             response = await client.get(path)
-            outcomes.append((response.status_code, response.headers["x-cache"], time.monotonic() - started))
-            await asyncio.sleep(0.01)  # an L1 hit never suspends: let the test's own steps run
+            outcomes.append((worker, response.status_code, response.headers["x-cache"]))
+            await asyncio.sleep(0)  # an L1 hit never suspends: let the test's own steps run
+
+    def each_worker_answered_since(first: int) -> bool:
+        return {worker for worker, _, _ in outcomes[first:]} == {0, 1, 2, 3}
 
     caplog.set_level(logging.WARNING, logger="perfshop.cache")
-    workers = [asyncio.create_task(load()) for _ in range(4)]
+    workers = [asyncio.create_task(load(worker)) for worker in range(4)]
     try:
-        await asyncio.sleep(0.2)
+        await until(lambda: each_worker_answered_since(0))
         server.stop()
-        await eventually(lambda: client.get("/cache/stats"), lambda r: r.json()["backend_errors"] > 0)
+        await eventually(lambda: backend_errors(client), lambda errors: errors > 0)
         down = len(outcomes)
-        await asyncio.sleep(1.5)
+        # Each worker's request in flight when Redis went has been answered, and with it every failed call.
+        await until(lambda: each_worker_answered_since(down))
+        failed = await backend_errors(client)
+        await until(lambda: len(outcomes) >= down + 48)
+        # The breaker is open until its cool-down passes on the clock: no request tries the dead server meanwhile.
+        assert await backend_errors(client) == failed
         during = outcomes[down:]
         server.start()
-        restarted = time.monotonic()
-        await eventually(lambda: client.get(path), lambda r: r.headers["x-cache"] == "HIT", within=5)
-        assert time.monotonic() - restarted <= 5
+        clock.advance(60)  # past the cool-down: the next call probes Redis, and the L1 subscribes again
+        await eventually(lambda: client.get(path), lambda r: r.headers["x-cache"] == "HIT", within=60)
     finally:
         stop_load.set()
         await asyncio.gather(*workers)
 
-    assert {status for status, _, _ in outcomes} == {200}
-    assert during
-    assert {cache for _, cache, _ in during} == {"MISS"}
-    assert max(elapsed for _, _, elapsed in during) < 1.0  # no request waits on the dead server
+    assert {status for _, status, _ in outcomes} == {200}
+    assert {cache for _, _, cache in during} == {"MISS"}
     warnings = [r for r in caplog.records if "redis cache unavailable" in r.getMessage()]
-    assert 1 <= len(warnings) <= 2  # rate-limited: not one per failed call
+    assert len(warnings) == 1  # rate-limited: not one per failed call
 
 
 async def test_cluster_statistics_come_from_redis_and_a_bad_scope_is_refused(
@@ -130,8 +151,9 @@ async def test_cluster_statistics_come_from_redis_and_a_bad_scope_is_refused(
     assert "scope" in refused.text
 
 
-async def test_a_frozen_redis_costs_each_request_at_most_a_timeout(
+async def test_a_frozen_redis_costs_one_request_a_timeout_and_the_others_nothing(
     app_on_private_redis: tuple[AsyncTestClient, PrivateRedis],  # type: ignore[type-arg]
+    clock: FakeClock,
 ) -> None:
     client, server = app_on_private_redis
     item = (await client.post("/items", json={"name": "lamp", "price": 2})).json()
@@ -139,14 +161,14 @@ async def test_a_frozen_redis_costs_each_request_at_most_a_timeout(
     await client.get(path)
     server.pause()  # slow rather than down: connections stay open and nothing answers
     try:
-        timings = []
-        for _ in range(20):
-            started = time.monotonic()
-            response = await client.get(path)
-            timings.append(time.monotonic() - started)
-            assert response.status_code == 200
-        assert max(timings) < 1.0  # bounded by PERFSHOP_REDIS_TIMEOUT_MS, not by Redis
-        assert (await client.get("/cache/stats")).json()["backend_errors"] >= 1
+        # A frozen server never answers: without the timeout the first request would hang here for good.
+        async with asyncio.timeout(60):
+            for _ in range(20):
+                assert (await client.get(path)).status_code == 200
+        # The first request's call timed out and opened the breaker; until the cool-down passes on the clock the
+        # other requests go straight to the database.
+        assert await backend_errors(client) == 1
     finally:
         server.resume()
-    await eventually(lambda: client.get(path), lambda r: r.headers["x-cache"] == "HIT", within=5)
+    clock.advance(60)
+    await eventually(lambda: client.get(path), lambda r: r.headers["x-cache"] == "HIT", within=60)

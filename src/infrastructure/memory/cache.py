@@ -2,13 +2,13 @@
 
 import asyncio
 import heapq
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from domain.caching import CacheCounters, CacheStats
 from domain.ports import CachePort, Clock
+from infrastructure.clock import MonotonicClock
 from infrastructure.singleflight import join, run_load
 
 T = TypeVar("T")
@@ -55,12 +55,12 @@ class CacheManager(CachePort):
         self,
         default_ttl: float = 300,
         max_entries: int = 100_000,
-        clock: Clock = time.monotonic,
+        clock: Clock = MonotonicClock(),
         cleanup_slice: int = 2_000,
     ) -> None:
         self._default_ttl = default_ttl
         self._max_entries = max_entries
-        self._clock = clock
+        self._clock = clock.__call__  # the bound call itself: for the real clock, the C function
         self._slice = cleanup_slice
         # An OrderedDict keeps LRU order in C: move_to_end on a hit, popitem(last=False) to evict.
         self._entries: OrderedDict[str, _Entry] = OrderedDict()

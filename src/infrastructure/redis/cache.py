@@ -2,7 +2,6 @@
 
 import asyncio
 import copy
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
@@ -13,6 +12,7 @@ from redis.exceptions import RedisError
 
 from domain.caching import CacheCounters, CacheStats
 from domain.ports import CachePort, Clock
+from infrastructure.clock import MonotonicClock
 from infrastructure.redis import scripts
 from infrastructure.redis.client import CircuitBreaker, RedisUnavailable
 from infrastructure.redis.stats import SCAN_BATCH, SharedCacheStats
@@ -47,7 +47,7 @@ class RedisCache(CachePort):
         timeout: float = 0.05,
         l1: Callable[[], CachePort] | None = None,
         l1_ttl: float = 5.0,
-        clock: Clock = time.monotonic,
+        clock: Clock = MonotonicClock(),
         prune_interval: float = 30.0,
         fence_window: float = 60.0,
         breaker_cooldown: float = 1.0,
@@ -329,7 +329,7 @@ class RedisCache(CachePort):
             finally:
                 self._swap_l1(None)
                 await _quietly(pubsub.aclose())  # type: ignore[no-untyped-call]
-            await asyncio.sleep(min(self._cooldown, _TICK))
+            await self._clock.sleep(min(self._cooldown, _TICK))
 
     async def _on_invalidation(self, data: bytes) -> None:
         size = len(self._own)
@@ -358,7 +358,7 @@ class RedisCache(CachePort):
         """Every second publish this instance's counters; every prune interval, prune the tag indexes."""
         next_prune = self._clock() + self._prune_interval
         while True:
-            await asyncio.sleep(min(_TICK, self._prune_interval))
+            await self._clock.sleep(min(_TICK, self._prune_interval))
             try:
                 await self._shared_stats.publish(self._counters())
                 if self._clock() >= next_prune:
