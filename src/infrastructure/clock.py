@@ -15,3 +15,7 @@ class MonotonicClock(Clock):
     async def sleep(self, seconds: float) -> None:
         """Wait `seconds` of real time without blocking the event loop."""
         await asyncio.sleep(seconds)
+
+
+# The default of adapters built without a clock (the brief's `CacheManager(default_ttl=300)`): it holds no state.
+REAL_CLOCK = MonotonicClock()

@@ -35,9 +35,7 @@ async def run_load(
         future.set_result(value)
 
 
-async def join(
-    future: "asyncio.Future[Any]", stats: CacheCounters, clock: Callable[[], float], started: float
-) -> Any:
+async def join(future: "asyncio.Future[Any]", stats: CacheCounters, clock: Callable[[], float], started: float) -> Any:
     """Wait for a running load as one of its callers, counted as a miss that took until the value arrived."""
     try:
         # shield: a cancelled caller stops waiting, the load goes on for the others.

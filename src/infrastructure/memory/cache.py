@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from domain.caching import CacheCounters, CacheStats
 from domain.ports import CachePort, Clock
-from infrastructure.clock import MonotonicClock
+from infrastructure.clock import REAL_CLOCK
 from infrastructure.singleflight import join, run_load
 
 T = TypeVar("T")
@@ -55,7 +55,7 @@ class CacheManager(CachePort):
         self,
         default_ttl: float = 300,
         max_entries: int = 100_000,
-        clock: Clock = MonotonicClock(),
+        clock: Clock = REAL_CLOCK,
         cleanup_slice: int = 2_000,
     ) -> None:
         self._default_ttl = default_ttl

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 
 from domain.caching import CacheCounters, CacheStats
 from domain.ports import CachePort, Clock
-from infrastructure.clock import MonotonicClock
+from infrastructure.clock import REAL_CLOCK
 from infrastructure.redis import scripts
 from infrastructure.redis.client import CircuitBreaker, RedisUnavailable
 from infrastructure.redis.stats import SCAN_BATCH, SharedCacheStats
@@ -47,7 +47,7 @@ class RedisCache(CachePort):
         timeout: float = 0.05,
         l1: Callable[[], CachePort] | None = None,
         l1_ttl: float = 5.0,
-        clock: Clock = MonotonicClock(),
+        clock: Clock = REAL_CLOCK,
         prune_interval: float = 30.0,
         fence_window: float = 60.0,
         breaker_cooldown: float = 1.0,

@@ -1,18 +1,13 @@
 """Engine creation, idempotent schema set-up and the database health probe."""
 
-import functools
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from domain.errors import Unavailable
 from domain.ports import HealthProbe
 from infrastructure.sqla.seed import seed_demo
 from infrastructure.sqla.tables import metadata
@@ -100,39 +95,6 @@ async def prepare_database(engine: AsyncEngine, *, demo_items: int, demo_orders:
             if is_sqlite(engine):
                 # Drop the connection with the long start-up timeout; the pool opens a normal one later.
                 await conn.invalidate()
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-# A database that cannot be reached or a pool with no connection free in time, whatever the statement.
-CONNECTION_ERRORS = (OperationalError, InterfaceError, OSError, TimeoutError, PoolTimeout)
-# SQLSTATE classes of a server that cannot serve right now: connection exceptions (08) and operator
-# intervention (57P: shutting down, crashed, starting up) - as while PostgreSQL restarts.
-_UNAVAILABLE_SQLSTATES = ("08", "57P")
-
-
-def _is_server_unavailable(error: DBAPIError) -> bool:
-    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
-
-
-def translate_errors(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
-    """Turn a database that cannot answer (down, restarting, locked past the timeout) into `Unavailable`."""
-
-    @functools.wraps(method)
-    async def translated(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await method(*args, **kwargs)
-        except CONNECTION_ERRORS as error:
-            raise Unavailable("the database is unavailable; retry shortly") from error
-        except DBAPIError as error:
-            if error.connection_invalidated or _is_server_unavailable(error):
-                raise Unavailable("the database connection was lost; retry shortly") from error
-            raise
-
-    return translated
 
 
 class SqlaHealthProbe(HealthProbe):

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.items import Item, ItemPage, ItemPatch, NewItem
 from domain.ports import ItemRepository
-from infrastructure.sqla.engine import translate_errors
+from infrastructure.sqla.errors import database_errors
 from infrastructure.sqla.tables import items
 
 _COLUMNS = (
@@ -46,28 +46,25 @@ class SqlaItemRepository(ItemRepository):
         self._engine = engine
         self._now = now
 
-    @translate_errors
     async def get(self, item_id: int) -> Item | None:
         """The item with this id, if any."""
-        async with self._engine.connect() as conn:
+        async with database_errors, self._engine.connect() as conn:
             row = (await conn.execute(select(*_COLUMNS).where(items.c.id == item_id))).first()
         return None if row is None else _item(row)
 
-    @translate_errors
     async def page(self, page: int, size: int) -> ItemPage:
         """Items of one page in id order and the total, read in one transaction."""
         query = select(*_COLUMNS).order_by(items.c.id).limit(size).offset((page - 1) * size)
-        async with self._engine.begin() as conn:
+        async with database_errors, self._engine.begin() as conn:
             rows = (await conn.execute(query)).all()
             total = (await conn.execute(select(func.count()).select_from(items))).scalar_one()
         return ItemPage(items=tuple(_item(row) for row in rows), page=page, size=size, total=total)
 
-    @translate_errors
     async def add(self, new: NewItem) -> Item:
         """Insert and return the stored item."""
         now = self._now()
         values = {**_fields(new), "created_at": now, "updated_at": now}
-        async with self._engine.begin() as conn:
+        async with database_errors, self._engine.begin() as conn:
             row = (await conn.execute(insert(items).values(values).returning(*_COLUMNS))).one()
         return _item(row)
 
@@ -79,14 +76,12 @@ class SqlaItemRepository(ItemRepository):
         """Overwrite the fields the patch carries; None when the item does not exist."""
         return await self._update(item_id, patch.changes())
 
-    @translate_errors
     async def delete(self, item_id: int) -> bool:
         """Delete; False when there was nothing to delete."""
-        async with self._engine.begin() as conn:
+        async with database_errors, self._engine.begin() as conn:
             result = await conn.execute(delete(items).where(items.c.id == item_id))
         return bool(result.rowcount)
 
-    @translate_errors
     async def _update(self, item_id: int, values: dict[str, object]) -> Item | None:
         statement = (
             update(items)
@@ -94,7 +89,7 @@ class SqlaItemRepository(ItemRepository):
             .values({**values, "updated_at": self._now()})
             .returning(*_COLUMNS)
         )
-        async with self._engine.begin() as conn:
+        async with database_errors, self._engine.begin() as conn:
             row = (await conn.execute(statement)).first()
         return None if row is None else _item(row)
 

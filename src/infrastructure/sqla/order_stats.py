@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.order_stats import StatusTotal
 from domain.ports import OrderStatsPort
-from infrastructure.sqla.engine import translate_errors
+from infrastructure.sqla.errors import database_errors
 from infrastructure.sqla.tables import orders
 
 
@@ -15,12 +15,11 @@ class SqlaOrderStats(OrderStatsPort):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    @translate_errors
     async def totals_by_status(self) -> list[StatusTotal]:
         """Orders and revenue per status, by status name."""
         revenue = func.coalesce(func.sum(orders.c.quantity * orders.c.unit_price), 0)
         query = select(orders.c.status, func.count(), revenue).group_by(orders.c.status).order_by(orders.c.status)
-        async with self._engine.connect() as conn:
+        async with database_errors, self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [
             StatusTotal(status=status, orders=count, revenue=round(float(total), 2)) for status, count, total in rows

@@ -1,16 +1,13 @@
 """Orders streamed out of SQLite, each batch encoded by SQLite itself into the domain's export format."""
 
-from collections.abc import AsyncGenerator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from domain.errors import Unavailable
 from domain.orders import FORMULA_STARTS, QUOTE_TRIGGERS, Dialect, EncodedBatch, Period
 from domain.ports import OrderStreamPort
-from infrastructure.sqla.engine import CONNECTION_ERRORS
+from infrastructure.sqla.errors import database_errors
 
 # Characters that the id, quantity, price and timestamp columns can contain: a delimiter among them forces
 # quotes on those columns too, so that only then do they pay for the check.
@@ -97,14 +94,6 @@ def batch_sql(period: Period, dialect: Dialect, *, after_key: bool, descending: 
     )
 
 
-@contextmanager
-def _translated() -> Iterator[None]:
-    try:
-        yield
-    except (DBAPIError, *CONNECTION_ERRORS) as error:
-        raise Unavailable("the database could not be read") from error
-
-
 class SqliteOrderStream(OrderStreamPort):
     """OrderStreamPort on SQLite: SQL-side encoding and keyset batches inside one read transaction."""
 
@@ -114,22 +103,20 @@ class SqliteOrderStream(OrderStreamPort):
     async def count(self, period: Period) -> int:
         """Orders in the period, counted on the (created_at, id) index."""
         where, params = _where(period, after_key=False)
-        with _translated():
-            async with self._engine.connect() as conn:
-                result = await conn.exec_driver_sql(f"SELECT count(*) FROM orders{where}", params)  # noqa: S608
-                return int(result.scalar_one())
+        async with database_errors, self._engine.connect() as conn:
+            result = await conn.exec_driver_sql(f"SELECT count(*) FROM orders{where}", params)  # noqa: S608
+            return int(result.scalar_one())
 
     async def sample(self, period: Period, dialect: Dialect, size: int) -> EncodedBatch:
         """The first and the last `size // 2` rows of the period, encoded."""
         _, params = _where(period, after_key=False)
         params["size"] = max(size // 2, 1)
         data, rows = b"", 0
-        with _translated():
-            async with self._engine.connect() as conn:
-                for descending in (False, True):
-                    sql = batch_sql(period, dialect, after_key=False, descending=descending)
-                    text, count, _ = await _one(conn, sql, params)
-                    data, rows = data + (text or "").encode(), rows + count
+        async with database_errors, self._engine.connect() as conn:
+            for descending in (False, True):
+                sql = batch_sql(period, dialect, after_key=False, descending=descending)
+                text, count, _ = await _one(conn, sql, params)
+                data, rows = data + (text or "").encode(), rows + count
         return EncodedBatch(data, rows)
 
     async def batches(self, period: Period, dialect: Dialect, size: int) -> AsyncGenerator[EncodedBatch, None]:
@@ -137,16 +124,15 @@ class SqliteOrderStream(OrderStreamPort):
         _, params = _where(period, after_key=False)
         params["size"] = size
         first, following = (batch_sql(period, dialect, after_key=key) for key in (False, True))
-        with _translated():
-            async with self._engine.connect() as conn, conn.begin():
-                sql = first
-                while True:
-                    text, count, last_key = await _one(conn, sql, params)
-                    if not count:
-                        return
-                    yield EncodedBatch(text.encode(), count)
-                    params["last_created_at"], params["last_id"] = last_key[:-20], int(last_key[-20:])
-                    sql = following
+        async with database_errors, self._engine.connect() as conn, conn.begin():
+            sql = first
+            while True:
+                text, count, last_key = await _one(conn, sql, params)
+                if not count:
+                    return
+                yield EncodedBatch(text.encode(), count)
+                params["last_created_at"], params["last_id"] = last_key[:-20], int(last_key[-20:])
+                sql = following
 
 
 async def _one(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> Any:

@@ -8,20 +8,16 @@ from datetime import datetime
 from itertools import accumulate, repeat
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.errors import Unavailable
 from domain.orders import FORMULA_STARTS, Dialect, EncodedBatch, OrderRow, Period, encode_rows
 from domain.ports import OrderStreamPort
-from infrastructure.sqla.engine import CONNECTION_ERRORS
+from infrastructure.sqla.errors import database_errors
 
 # COPY chunks waiting for the client (each what one socket read brought, at most a few hundred kB), and the
 # bytes gathered before they are cut into batches: together the bound on what an export holds in memory.
 _QUEUED_CHUNKS = 8
 _BATCH_BYTES = 64 * 1024
-_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError, *CONNECTION_ERRORS)
 _COLUMNS = "id, customer_name, product, quantity, unit_price, status, created_at"
 
 
@@ -168,12 +164,9 @@ class PostgresOrderStream(OrderStreamPort):
     async def count(self, period: Period) -> int:
         """Orders in the period."""
         where, args = _where(period)
-        try:
-            async with self._engine.connect() as conn:
-                driver: Any = (await conn.get_raw_connection()).driver_connection
-                return int(await driver.fetchval(f"SELECT count(*) FROM orders{where}", *args))  # noqa: S608
-        except _DRIVER_ERRORS as error:
-            raise Unavailable("the database could not be read") from error
+        async with database_errors, self._engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            return int(await driver.fetchval(f"SELECT count(*) FROM orders{where}", *args))  # noqa: S608
 
     async def sample(self, period: Period, dialect: Dialect, size: int) -> EncodedBatch:
         """The first and the last `size // 2` rows of the period, encoded."""
@@ -194,19 +187,16 @@ class PostgresOrderStream(OrderStreamPort):
         self, period: Period, dialect: Dialect, size: int, *, descending: bool = False, limit: int | None = None
     ) -> AsyncGenerator[EncodedBatch, None]:
         where, args = _where(period)
-        try:
-            async with self._engine.connect() as conn:
-                driver: Any = (await conn.get_raw_connection()).driver_connection
-                if _copyable(dialect):
-                    source = _copied(
-                        driver, copy_sql(dialect, where, descending=descending, limit=limit), args, dialect, size
-                    )
-                else:
-                    plain = f"SELECT {_COLUMNS} FROM orders{where}{_order(descending, limit)}"  # noqa: S608
-                    source = _fetched(driver, plain, args, dialect, size)
-                # Closed here, before the connection goes back to the pool, even when the reader leaves early.
-                async with aclosing(source):
-                    async for batch in source:
-                        yield batch
-        except _DRIVER_ERRORS as error:
-            raise Unavailable("the database could not be read") from error
+        async with database_errors, self._engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            if _copyable(dialect):
+                source = _copied(
+                    driver, copy_sql(dialect, where, descending=descending, limit=limit), args, dialect, size
+                )
+            else:
+                plain = f"SELECT {_COLUMNS} FROM orders{where}{_order(descending, limit)}"  # noqa: S608
+                source = _fetched(driver, plain, args, dialect, size)
+            # Closed here, before the connection goes back to the pool, even when the reader leaves early.
+            async with aclosing(source):
+                async for batch in source:
+                    yield batch
