@@ -30,6 +30,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
 
 from application.metrics import GetMetrics, MetricsStates, ShareFaults
 from domain.metrics import RequestSample
+from domain.ports import Clock, MetricsPort
 from infrastructure.memory.metrics import InMemoryMetrics
 from presentation.app import create_app
 from presentation.http.profiling import ProfilingMiddleware
@@ -125,7 +126,9 @@ async def in_process_rows(settings: Settings, rounds: int, requests: int) -> tup
             await running.enter_async_context(apps[variant].lifespan())
         container = apps["profiling"].state.dishka_container
         apps[BARE] = bare_app
-        apps[BARE_PROFILED] = ProfilingMiddleware(bare_app, container, slow_request_ms=settings.slow_request_ms)
+        profiled = ProfilingMiddleware(bare_app, slow_request_ms=settings.slow_request_ms)
+        profiled.start(await container.get(MetricsPort), await container.get(Clock))
+        apps[BARE_PROFILED] = profiled
         names = list(apps)
         results: dict[str, list[float]] = {name: [] for name in names}
         for round_ in range(rounds):

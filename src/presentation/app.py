@@ -8,7 +8,7 @@ import sys
 
 from dishka import Provider, make_async_container
 from dishka.integrations.litestar import setup_dishka
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
@@ -18,9 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.metrics import PublishMetrics
 from domain.errors import DomainError
+from domain.ports import Clock, MetricsPort
 from infrastructure.process import SignalShutdown
 from infrastructure.sqla.engine import prepare_database
-from presentation.http.cache import CacheController
+from presentation.http.auth import admin_only, metrics_viewers
+from presentation.http.cache import CacheAdminController, CacheController
 from presentation.http.dashboard import dashboard, dashboard_script, dashboard_styles, sign_in
 from presentation.http.errors import client_error_handler, domain_error_handler, internal_error_handler
 from presentation.http.export import ExportController
@@ -86,9 +88,10 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         route_handlers=[
             ItemController,
             CacheController,
+            Router("/", route_handlers=[CacheAdminController], guards=[admin_only(settings.admin_token)]),
             ExportController,
             health,
-            MetricsController,
+            Router("/", route_handlers=[MetricsController], guards=[metrics_viewers(settings.metrics_token)]),
             SlowController,
             dashboard,
             sign_in,
@@ -109,9 +112,13 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
     setup_dishka(container, app)
     if settings.profiling:
         # Around Litestar's router and exception handling, so that 404s and 405s are timed too.
-        profiler = ProfilingMiddleware(app.asgi_handler, container, slow_request_ms=settings.slow_request_ms)
+        profiler = ProfilingMiddleware(app.asgi_handler, slow_request_ms=settings.slow_request_ms)
         app.asgi_handler = profiler
-        app.on_startup.append(profiler.start)
+
+        async def start_profiling() -> None:
+            profiler.start(await container.get(MetricsPort), await container.get(Clock))
+
+        app.on_startup.append(start_profiling)
         if settings.redis_url is not None:
             app.on_startup.append(start_publishing)
     return app

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from functools import partial
 
 from dishka import Provider, Scope, alias, from_context, provide, provide_all
-from dishka.integrations.litestar import LitestarProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.caching import CacheEvent, GetCacheStats, InvalidateKey, InvalidateTag, log_change
@@ -44,11 +43,20 @@ from infrastructure.sqla.pg_orders import PostgresOrderStream
 from presentation.settings import Settings
 
 
+class ProcessProvider(Provider):
+    """What every other provider may use: the settings, the clock and the process's shutdown signal."""
+
+    scope = Scope.APP
+    settings = from_context(provides=Settings)
+    clock = provide(MonotonicClock, provides=Clock)
+    shutdown = provide(SignalShutdown)
+    shutdown_signal = alias(source=SignalShutdown, provides=ShutdownSignal)
+
+
 class StorageProvider(Provider):
     """The database engine and the adapters on it."""
 
     scope = Scope.APP
-    settings = from_context(provides=Settings)
 
     @provide
     async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
@@ -80,19 +88,31 @@ class StorageProvider(Provider):
         return PostgresOrderStream(engine)
 
 
-class CacheProvider(Provider):
-    """The process's cache, its freshness policy and its change events."""
+class InProcessCacheProvider(Provider):
+    """The cache of one process, for a single instance."""
+
+    scope = Scope.APP
+
+    @provide
+    def cache(self, settings: Settings, clock: Clock) -> CachePort:
+        """The in-process cache."""
+        return CacheManager(default_ttl=settings.cache_default_ttl, max_entries=settings.cache_max_entries, clock=clock)
+
+    @provide
+    def metrics_share(self) -> MetricsSharePort | None:
+        """Nothing to share metrics with: /metrics answers for this process."""
+        return None
+
+
+class RedisProvider(Provider):
+    """The cache and the metrics shared by every process through Redis (PERFSHOP_REDIS_URL)."""
 
     scope = Scope.APP
 
     @provide
     async def cache(self, settings: Settings, clock: Clock) -> AsyncIterator[CachePort]:
-        """Redis shared by every process when PERFSHOP_REDIS_URL is set, else the in-process cache."""
-        if settings.redis_url is None:
-            yield CacheManager(
-                default_ttl=settings.cache_default_ttl, max_entries=settings.cache_max_entries, clock=clock
-            )
-            return
+        """The Redis cache, with an in-process L1 unless PERFSHOP_CACHE_L1_TTL is 0."""
+        assert settings.redis_url is not None
         timeout = settings.redis_timeout_ms / 1000
         l1 = partial(
             CacheManager, default_ttl=settings.cache_l1_ttl, max_entries=settings.cache_max_entries, clock=clock
@@ -109,6 +129,21 @@ class CacheProvider(Provider):
         await cache.start()
         yield cache
         await cache.close()
+
+    @provide
+    async def metrics_share(self, settings: Settings) -> AsyncIterator[MetricsSharePort | None]:
+        """The processes' metrics states, shared through Redis."""
+        assert settings.redis_url is not None
+        # Short timeouts: a slow Redis must not hold up /metrics, which then answers for this process alone.
+        client = make_redis_client(settings.redis_url, 1.0, read_timeout=1.0)
+        yield RedisMetricsShare(client, prefix=settings.redis_prefix, expiry_s=3 * settings.metrics_publish_s)
+        await client.aclose()
+
+
+class CacheProvider(Provider):
+    """The cache's freshness policy and its change events, whichever cache serves."""
+
+    scope = Scope.APP
 
     @provide
     def ttls(self, settings: Settings) -> CacheTtls:
@@ -137,16 +172,11 @@ class UseCaseProvider(Provider):
         """Batch size and concurrency cap of exports."""
         return ExportLimits(batch_size=settings.export_batch_size, max_concurrent=settings.export_max_concurrent)
 
-    clock = provide(MonotonicClock, provides=Clock)
-    shutdown = provide(SignalShutdown)
-    shutdown_signal = alias(source=SignalShutdown, provides=ShutdownSignal)
-
 
 class ProfilingProvider(Provider):
     """The request metrics, the /metrics use cases and the deliberately slow endpoints."""
 
     scope = Scope.APP
-    settings = from_context(provides=Settings)
     use_cases = provide_all(
         GetMetrics, GetPrometheusMetrics, PublishMetrics, MetricsStates, ShareFaults, CallSlowUpstream
     )
@@ -157,17 +187,6 @@ class ProfilingProvider(Provider):
         return InMemoryMetrics(
             clock, window_s=settings.metrics_window_s, process=f"{socket.gethostname()}:{os.getpid()}"
         )
-
-    @provide
-    async def metrics_share(self, settings: Settings) -> AsyncIterator[MetricsSharePort | None]:
-        """The processes' metrics shared through Redis when PERFSHOP_REDIS_URL is set; none otherwise."""
-        if settings.redis_url is None:
-            yield None
-            return
-        # Short timeouts: a slow Redis must not hold up /metrics, which then answers for this process alone.
-        client = make_redis_client(settings.redis_url, 1.0, read_timeout=1.0)
-        yield RedisMetricsShare(client, prefix=settings.redis_prefix, expiry_s=3 * settings.metrics_publish_s)
-        await client.aclose()
 
     @provide
     def order_stats(self, engine: AsyncEngine) -> OrderStatsPort:
@@ -191,5 +210,6 @@ class ProfilingProvider(Provider):
 
 
 def providers_for(settings: Settings) -> list[Provider]:
-    """The providers that wire the app for these settings."""
-    return [StorageProvider(), CacheProvider(), UseCaseProvider(), ProfilingProvider(), LitestarProvider()]
+    """The providers that wire the app for these settings: Redis shares the cache and the metrics when set."""
+    shared = RedisProvider() if settings.redis_url is not None else InProcessCacheProvider()
+    return [ProcessProvider(), StorageProvider(), shared, CacheProvider(), UseCaseProvider(), ProfilingProvider()]

@@ -1,4 +1,5 @@
-"""Bearer-token guards: admin operations, and the metrics pages when PERFSHOP_METRICS_TOKEN is set."""
+"""Bearer-token guards, built from the tokens at start-up: admin operations, and the metrics pages when
+PERFSHOP_METRICS_TOKEN is set."""
 
 import hmac
 from typing import Any
@@ -6,8 +7,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
-
-from presentation.settings import Settings
+from litestar.types import Guard
 
 # The dashboard's own fetches carry the metrics token in this cookie (HttpOnly, SameSite=Strict).
 METRICS_COOKIE = "perfshop_metrics"
@@ -24,22 +24,20 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return token if scheme.lower() == "bearer" else None
 
 
-async def _settings(connection: ASGIConnection[Any, Any, Any, Any]) -> Settings:
-    settings: Settings = await connection.app.state.dishka_container.get(Settings)
-    return settings
-
-
 def _unauthorized(message: str) -> NotAuthorizedException:
     return NotAuthorizedException(message, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Let through only `Authorization: Bearer <PERFSHOP_ADMIN_TOKEN>`; 403 while no token is configured."""
-    settings = await _settings(connection)
-    if settings.admin_token is None:
-        raise PermissionDeniedException("admin operations are disabled: PERFSHOP_ADMIN_TOKEN is not set")
-    if not token_matches(bearer_token(connection), settings.admin_token):
-        raise _unauthorized("a valid admin bearer token is required")
+def admin_only(admin_token: str | None) -> Guard:
+    """A guard that lets through only `Authorization: Bearer <admin_token>`; 403 while no token is configured."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if admin_token is None:
+            raise PermissionDeniedException("admin operations are disabled: PERFSHOP_ADMIN_TOKEN is not set")
+        if not token_matches(bearer_token(connection), admin_token):
+            raise _unauthorized("a valid admin bearer token is required")
+
+    return guard
 
 
 def may_view_metrics(connection: ASGIConnection[Any, Any, Any, Any], expected: str | None) -> bool:
@@ -50,7 +48,11 @@ def may_view_metrics(connection: ASGIConnection[Any, Any, Any, Any], expected: s
     )
 
 
-async def metrics_viewers(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard of the metrics endpoints: 401 with `WWW-Authenticate: Bearer` without the metrics token."""
-    if not may_view_metrics(connection, (await _settings(connection)).metrics_token):
-        raise _unauthorized("the metrics token is required (bearer token, or sign in at /dashboard)")
+def metrics_viewers(metrics_token: str | None) -> Guard:
+    """A guard of the metrics endpoints: 401 with `WWW-Authenticate: Bearer` without the metrics token."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if not may_view_metrics(connection, metrics_token):
+            raise _unauthorized("the metrics token is required (bearer token, or sign in at /dashboard)")
+
+    return guard

@@ -4,7 +4,6 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from dishka import AsyncContainer
 from litestar.enums import ScopeType
 
 from domain.metrics import UNMATCHED, RequestSample
@@ -34,28 +33,23 @@ class ProfilingMiddleware:
       recorded as well (the `ttfb_*` figures).
     """
 
-    def __init__(self, app: "ASGIApp", container: AsyncContainer, *, slow_request_ms: float) -> None:
+    def __init__(self, app: "ASGIApp", *, slow_request_ms: float) -> None:
         self._app = app
-        self._container = container
         self._slow_s = slow_request_ms / 1000
         self._resolved: tuple[MetricsPort, Callable[[], float]] | None = None
 
-    async def start(self) -> None:
-        """Resolve the metrics and the clock (a start-up hook, so that the uptime starts with the app)."""
-        await self._resolve()
-
-    async def _resolve(self) -> tuple[MetricsPort, Callable[[], float]]:
-        clock = await self._container.get(Clock)
+    def start(self, metrics: MetricsPort, clock: Clock) -> None:
+        """Record into `metrics`, timed by `clock`; the app calls it at start-up, before any request."""
         # The bound call itself: for the real clock that is the C function, read four times per request.
-        self._resolved = (await self._container.get(MetricsPort), clock.__call__)
-        return self._resolved
+        self._resolved = (metrics, clock.__call__)
 
     async def __call__(self, scope: "Scope", receive: "Receive", send: "Send") -> None:
         """Time one request; other scope types pass through untouched."""
         if scope["type"] != ScopeType.HTTP:
             await self._app(scope, receive, send)
             return
-        metrics, now = self._resolved or await self._resolve()
+        assert self._resolved is not None, "ProfilingMiddleware.start() runs at start-up"
+        metrics, now = self._resolved
         started = now()
         status = 500
         first_body: float | None = None
