@@ -127,7 +127,7 @@ async def read_rows(share: RedisMetricsShare, metrics: InMemoryMetrics, rounds: 
     event loop, seen by a task that only yields.
     """
     own = metrics.state()
-    get_metrics = GetMetrics(metrics, MetricsStates(metrics, share, ShareFaults(time.monotonic)))
+    get_metrics = GetMetrics(MetricsStates(metrics, share, ShareFaults(time.monotonic)))
     rows: dict[str, tuple[list[float], list[float], list[float]]] = {}
     for _ in range(max(rounds, 5)):
         for i in range(7):

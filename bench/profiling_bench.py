@@ -246,9 +246,7 @@ def metrics_rows(requests: int, endpoints: int, repeats: int) -> tuple[float, in
     fill(metrics, clock, requests - requests // 10, endpoints, rng)
     grown = tracemalloc.get_traced_memory()[0] - early
     tracemalloc.stop()
-    timings, body = asyncio.run(
-        time_handler(GetMetrics(metrics, MetricsStates(metrics, None, ShareFaults(clock))), repeats)
-    )
+    timings, body = asyncio.run(time_handler(GetMetrics(MetricsStates(metrics, None, ShareFaults(clock))), repeats))
     return statistics.median(timings) * 1000, grown, len(body)
 
 

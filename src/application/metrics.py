@@ -2,9 +2,8 @@
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Literal
-
-import msgspec
 
 from domain.errors import InvalidInput, Unavailable
 from domain.metrics import EXPOSED_BOUNDS, EndpointSummary, MetricsReport, ProcessMetrics, split_endpoint
@@ -40,6 +39,15 @@ class ShareFaults:
         logger.warning("metrics share: %s failed: %s (%d more faults in the last minute)", doing, error, held)
 
 
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """The processes' states a read covers, the scope it answers for, and why a cluster read fell back."""
+
+    states: list[ProcessMetrics]
+    scope: Scope = "local"
+    fallback: str | None = None
+
+
 class MetricsStates:
     """Which processes a read covers: this one alone, or this one and every other live process's publication.
 
@@ -52,60 +60,57 @@ class MetricsStates:
         self._share = share
         self._faults = faults
 
-    async def __call__(self, scope: Scope | None) -> tuple[list[ProcessMetrics] | None, str | None]:
-        """(this process's state and the others', None for a local read; why a cluster read fell back)."""
+    async def __call__(self, scope: Scope | None) -> Coverage:
+        """The states of the scope asked for: `cluster` by default when the metrics are shared."""
         if self._share is None:
             if scope == "cluster":
                 raise InvalidInput("scope", "scope=cluster needs PERFSHOP_REDIS_URL: this process shares no metrics")
-            return None, None
+            return Coverage([self._metrics.state()])
         if scope == "local":
-            return None, None
+            return Coverage([self._metrics.state()])
         try:
             published = await self._share.live()
         except Unavailable as error:
             self._faults.warn("reading", error)
-            return None, f"the metrics share is unavailable ({error}); this process only"
+            return Coverage(
+                [self._metrics.state()], fallback=f"the metrics share is unavailable ({error}); this process only"
+            )
         own = self._metrics.state()
-        return [own, *(state for state in published if state.process != own.process)], None
+        return Coverage([own, *(state for state in published if state.process != own.process)], "cluster")
 
 
 class GetMetrics:
     """Per-endpoint lifetime and window figures, the five slowest endpoints and the request rates.
 
-    A cluster read merges every process's bucket maps endpoint by endpoint and gives the event loop back after
-    every SLICE_ENTRIES bucket counts read, so that a large cluster never stalls the requests being served.
+    One read for this process and for a cluster: every covered process's bucket maps merged endpoint by
+    endpoint, giving the event loop back after every SLICE_ENTRIES bucket counts read, so that a large
+    cluster never stalls the requests being served.
     """
 
-    def __init__(self, metrics: MetricsPort, states: MetricsStates) -> None:
-        self._metrics = metrics
+    def __init__(self, states: MetricsStates) -> None:
         self._states = states
 
     async def __call__(self, scope: Scope | None = None) -> MetricsReport:
-        states, error = await self._states(scope)
-        if states is None:
-            local = self._metrics.report()
-            return local if error is None else msgspec.structs.replace(local, cluster_error=error)
+        coverage = await self._states(scope)
         endpoints: dict[str, EndpointSummary] = {}
         entries = 0
-        for name, group in by_endpoint(states).items():
+        for name, group in by_endpoint(coverage.states).items():
             endpoints[name] = summarize(merge(group))
             entries += bucket_entries(group)
             if entries >= SLICE_ENTRIES:
                 entries = 0
                 await asyncio.sleep(0)
-        return document(states, endpoints, scope="cluster")
+        return document(coverage.states, endpoints, scope=coverage.scope, cluster_error=coverage.fallback)
 
 
 class GetPrometheusMetrics:
     """The same figures in the Prometheus text format 0.0.4, one series set per process."""
 
-    def __init__(self, metrics: MetricsPort, states: MetricsStates) -> None:
-        self._metrics = metrics
+    def __init__(self, states: MetricsStates) -> None:
         self._states = states
 
     async def __call__(self, scope: Scope | None = None) -> str:
-        states, _ = await self._states(scope)
-        return prometheus_text(states or [self._metrics.state()])
+        return prometheus_text((await self._states(scope)).states)
 
 
 class PublishMetrics:

@@ -67,7 +67,7 @@ def percentiles_of(buckets: Mapping[int, int], percents: tuple[int, ...]) -> lis
 
 
 class Histogram:
-    """Counts per bucket, plus counts per group of 64 buckets so that a percentile reads ~100 numbers, not 1,664.
+    """Counts per bucket, plus counts per group of 64 buckets so that `sparse()` skips the empty groups whole.
 
     The arrays are allocated once, so the memory does not change with the values counted.
     """
@@ -80,17 +80,14 @@ class Histogram:
         self.total = 0
 
     def sparse(self) -> dict[int, int]:
-        """The non-empty buckets only, in ascending order: what a process publishes."""
-        counts = self.counts
-        buckets: dict[int, int] = {}
-        for group, total in enumerate(self.groups):
-            if total:
-                first = group << SUB_BITS
-                chunk = counts[first : first + SUB_BUCKETS]
-                buckets.update(
-                    zip(compress(_INDICES[first : first + SUB_BUCKETS], chunk), filter(None, chunk), strict=True)
-                )
-        return buckets
+        """The non-empty buckets only, in ascending order: what a process publishes and what /metrics reads."""
+        used = [group for group, total in enumerate(self.groups) if total]
+        if not used:
+            return {}
+        # One C-level pass over the span of non-empty groups: far fewer steps than a Python loop over buckets.
+        first, last = used[0] << SUB_BITS, (used[-1] + 1) << SUB_BITS
+        chunk = self.counts[first:last]
+        return dict(zip(compress(_INDICES[first:last], chunk), filter(None, chunk), strict=False))
 
     def add(self, index: int) -> None:
         """Count one value in bucket `index`."""
@@ -103,25 +100,3 @@ class Histogram:
         self.counts[index] -= times
         self.groups[index >> SUB_BITS] -= times
         self.total -= times
-
-    def percentiles(self, percents: tuple[int, ...]) -> list[float | None]:
-        """Nearest-rank percentiles in microseconds (None when empty), interpolated linearly inside the bucket."""
-        total = self.total
-        if not total:
-            return [None] * len(percents)
-        group_totals = list(accumulate(self.groups))
-        counts = self.counts
-        estimates: list[float | None] = []
-        read, within = -1, []
-        for percent in percents:
-            rank = rank_of(percent, total)
-            group = bisect_left(group_totals, rank)
-            first = group << SUB_BITS
-            if group != read:  # p95 and p99 often share a group: sum its 64 buckets once
-                read = group
-                within = list(accumulate(counts[first : first + SUB_BUCKETS]))
-            below = group_totals[group - 1] if group else 0
-            offset = bisect_left(within, rank - below)
-            below += within[offset - 1] if offset else 0
-            estimates.append(estimate(first + offset, rank, below, counts[first + offset]))
-        return estimates

@@ -2,7 +2,6 @@
 status classes), and the mergeable state and report documents built from it."""
 
 from bisect import bisect_left
-from typing import TypeAlias
 
 from msgspec import Struct
 
@@ -11,8 +10,6 @@ from domain.histogram import Histogram, bucket_of
 UNMATCHED = "<unmatched>"
 PERCENTS = (50, 95, 99)
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
-# p50, p95, p99 in µs (None when empty) of the lifetime, the window and the time to first byte, in that order.
-Percentiles: TypeAlias = tuple[list[float | None], list[float | None], list[float | None]]
 # Upper bounds (seconds) of the exposed duration buckets: endpoints of about 100, 200 and 500 ms fall into
 # different buckets even when they run 15 % slow or fast, and 0.3 s is the default slow-request threshold.
 EXPOSED_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.15, 0.3, 0.45, 0.75, 1.0, 2.5, 5.0, 10.0)
@@ -219,11 +216,8 @@ class EndpointStats:
             ttfb.add(bucket_of(round(sample.ttfb * 1_000_000)))
             self.ttfb = ttfb
 
-    def state(self, second: int, window_span: float, *, buckets: bool = True) -> EndpointState:
-        """The mergeable figures as of `second`; the window rate is over `window_span` seconds.
-
-        Without `buckets` the bucket maps are left empty: for a caller that reads `percentiles` instead.
-        """
+    def state(self, second: int, window_span: float) -> EndpointState:
+        """The mergeable figures as of `second`; the window rate is over `window_span` seconds."""
         window = self.window
         window.advance(second)
         series = tuple(
@@ -236,19 +230,14 @@ class EndpointStats:
             micros=self.micros,
             min_us=self.min_us if count else 0,
             max_us=self.max_us,
-            buckets=self.histogram.sparse() if buckets else {},
+            buckets=self.histogram.sparse(),
             window_count=window.count,
             window_micros=window.micros,
-            window_buckets=window.histogram.sparse() if buckets else {},
+            window_buckets=window.histogram.sparse(),
             window_rps=window.count / window_span if window_span > 0 else 0.0,
             series=series,
-            ttfb=self.ttfb.sparse() if self.ttfb and buckets else None,
+            ttfb=self.ttfb.sparse() if self.ttfb else None,
         )
-
-    def percentiles(self) -> Percentiles:
-        """Lifetime, window and TTFB percentiles read from the live histograms (call right after `state`)."""
-        ttfb: list[float | None] = self.ttfb.percentiles(PERCENTS) if self.ttfb else [None] * len(PERCENTS)
-        return self.histogram.percentiles(PERCENTS), self.window.histogram.percentiles(PERCENTS), ttfb
 
 
 class _Series:

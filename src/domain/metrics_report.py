@@ -9,7 +9,6 @@ from domain.metrics import (
     EndpointState,
     EndpointSummary,
     MetricsReport,
-    Percentiles,
     ProcessMetrics,
     SlowEndpoint,
     StatusSeries,
@@ -92,19 +91,11 @@ def merge(states: Sequence[EndpointState]) -> EndpointState:
     )
 
 
-def summarize(state: EndpointState, percentiles: Percentiles | None = None) -> EndpointSummary:
-    """An endpoint's lifetime and window figures (times to the last byte, in ms) and its status classes.
-
-    The percentiles come from the state's sparse bucket maps unless the caller read them already.
-    """
-    lifetime, window, ttfb = percentiles or (
-        percentiles_of(state.buckets, PERCENTS),
-        percentiles_of(state.window_buckets, PERCENTS),
-        percentiles_of(state.ttfb or {}, PERCENTS),
-    )
-    p50, p95, p99 = (_clamp(state, value) for value in lifetime)
-    w50, w95, w99 = (_ms(_clamp(state, value)) for value in window)
-    t50, t95, t99 = (_ms(value) for value in ttfb)
+def summarize(state: EndpointState) -> EndpointSummary:
+    """An endpoint's lifetime and window figures (times to the last byte, in ms) and its status classes."""
+    p50, p95, p99 = (_clamp(state, value) for value in percentiles_of(state.buckets, PERCENTS))
+    w50, w95, w99 = (_ms(_clamp(state, value)) for value in percentiles_of(state.window_buckets, PERCENTS))
+    t50, t95, t99 = (_ms(value) for value in percentiles_of(state.ttfb or {}, PERCENTS))
     status = dict.fromkeys(STATUS_CLASSES, 0)
     status.update((series.status_class, series.count) for series in state.series)
     count = state.window_count

@@ -5,7 +5,7 @@ from typing import Protocol, TypeVar
 
 from domain.caching import CacheStats
 from domain.items import Item, ItemPage, ItemPatch, NewItem
-from domain.metrics import MetricsReport, ProcessMetrics, RequestSample
+from domain.metrics import ProcessMetrics, RequestSample
 from domain.order_stats import StatusTotal
 from domain.orders import Dialect, EncodedBatch, Period
 
@@ -92,9 +92,9 @@ class MetricsPort(Protocol):
 
     def record(self, sample: RequestSample) -> None: ...
 
-    def state(self) -> ProcessMetrics: ...
-
-    def report(self) -> MetricsReport: ...
+    def state(self) -> ProcessMetrics:
+        """Everything recorded so far, as of now: what /metrics reads and what the process publishes."""
+        ...
 
 
 class MetricsSharePort(Protocol):

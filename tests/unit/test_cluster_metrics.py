@@ -102,7 +102,7 @@ async def test_a_cluster_read_counts_itself_live_and_the_others_from_their_publi
             metrics.record(RequestSample(endpoint=ENDPOINT, status=200, seconds=0.01))
         await PublishMetrics(metrics, share, faults)()
     own.record(RequestSample(endpoint=ENDPOINT, status=200, seconds=0.01))  # after its publication
-    get_metrics = GetMetrics(own, MetricsStates(own, share, faults))
+    get_metrics = GetMetrics(MetricsStates(own, share, faults))
 
     cluster, local = await get_metrics(), await get_metrics("local")
 
@@ -113,7 +113,7 @@ async def test_a_cluster_read_counts_itself_live_and_the_others_from_their_publi
 async def test_without_a_share_the_default_is_local_and_cluster_is_refused() -> None:
     clock = FakeClock()
     metrics = InMemoryMetrics(clock)
-    get_metrics = GetMetrics(metrics, MetricsStates(metrics, None, ShareFaults(clock)))
+    get_metrics = GetMetrics(MetricsStates(metrics, None, ShareFaults(clock)))
 
     assert (await get_metrics()).scope == "local"
     with pytest.raises(InvalidInput, match="PERFSHOP_REDIS_URL"):
@@ -129,7 +129,7 @@ async def test_a_share_fault_falls_back_to_this_process_with_one_warning_a_minut
     metrics = InMemoryMetrics(clock)
     metrics.record(RequestSample(endpoint=ENDPOINT, status=200, seconds=0.01))
     faults = ShareFaults(clock)
-    get_metrics = GetMetrics(metrics, MetricsStates(metrics, share, faults))
+    get_metrics = GetMetrics(MetricsStates(metrics, share, faults))
 
     with caplog.at_level(logging.WARNING, logger="perfshop.metrics"):
         first = await get_metrics()
@@ -169,7 +169,7 @@ async def test_a_large_cluster_read_gives_the_event_loop_back_between_bounded_sl
 
     counter = asyncio.create_task(count_turns())
     await asyncio.sleep(0)
-    document = await GetMetrics(own, MetricsStates(own, share, ShareFaults(clock)))()
+    document = await GetMetrics(MetricsStates(own, share, ShareFaults(clock)))()
     counter.cancel()
 
     assert entries > 5 * SLICE_ENTRIES  # big enough to need slicing

@@ -3,15 +3,11 @@
 import math
 import random
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.histogram import BUCKETS, Histogram, bucket_bounds, bucket_of, percentiles_of
-
-Percentiles = Callable[[list[int], tuple[int, ...]], list[float | None]]
 
 
 def histogram_of(values: list[int]) -> Histogram:
@@ -21,19 +17,11 @@ def histogram_of(values: list[int]) -> Histogram:
     return histogram
 
 
-def live(values: list[int], percents: tuple[int, ...]) -> list[float | None]:
-    """Percentiles of a live histogram (grouped buckets), as a process reads its own."""
-    return histogram_of(values).percentiles(percents)
-
-
-def published(values: list[int], percents: tuple[int, ...]) -> list[float | None]:
-    """Percentiles of a sparse map in scrambled key order, as a reader merging published states gets it."""
+def percentiles(values: list[int], percents: tuple[int, ...]) -> list[float | None]:
+    """Percentiles of a histogram's sparse map in scrambled key order, as a reader merging states gets it."""
     items = list(histogram_of(values).sparse().items())
     random.Random(5).shuffle(items)
     return percentiles_of(dict(items), percents)
-
-
-BOTH_READS = pytest.mark.parametrize("percentiles", [live, published], ids=["live", "published"])
 
 
 def nearest_rank(ordered: list[int], percent: int) -> int:
@@ -54,8 +42,7 @@ def test_buckets_tile_the_range_without_gaps() -> None:
     assert ends == [bucket_bounds(index)[0] for index in range(1, BUCKETS)]
 
 
-@BOTH_READS
-def test_percentiles_are_within_2_percent_of_exact_on_lognormal_latencies(percentiles: Percentiles) -> None:
+def test_percentiles_are_within_2_percent_of_exact_on_lognormal_latencies() -> None:
     rng = random.Random(7)
     values = [int(rng.lognormvariate(math.log(12_000), 0.8)) for _ in range(200_000)]
     ordered = sorted(values)
@@ -67,8 +54,7 @@ def test_percentiles_are_within_2_percent_of_exact_on_lognormal_latencies(percen
         assert abs(estimate - exact) <= 0.02 * exact, (percent, estimate, exact)
 
 
-@BOTH_READS
-def test_percentiles_are_within_half_a_percent_in_rank_on_a_bimodal_mix(percentiles: Percentiles) -> None:
+def test_percentiles_are_within_half_a_percent_in_rank_on_a_bimodal_mix() -> None:
     # 85 % fast cache hits around 2 ms, 15 % slow misses around 180 ms: nothing in between.
     rng = random.Random(11)
     fast = [int(rng.lognormvariate(math.log(2_000), 0.25)) for _ in range(85_000)]
@@ -84,20 +70,17 @@ def test_percentiles_are_within_half_a_percent_in_rank_on_a_bimodal_mix(percenti
         assert below - 0.005 <= percent / 100 <= at_or_below + 0.005, (percent, estimate, below, at_or_below)
 
 
-@BOTH_READS
-def test_below_128_microseconds_the_estimate_lies_within_the_exact_microsecond(percentiles: Percentiles) -> None:
+def test_below_128_microseconds_the_estimate_lies_within_the_exact_microsecond() -> None:
     values = list(range(1, 101))
     estimates = percentiles(values, (50, 95, 99, 100))
     assert [math.floor(value or 0) for value in estimates] == [50, 95, 99, 100]
 
 
-@BOTH_READS
-def test_an_empty_histogram_has_no_percentiles(percentiles: Percentiles) -> None:
+def test_an_empty_histogram_has_no_percentiles() -> None:
     assert percentiles([], (50, 99)) == [None, None]
 
 
-def test_removing_values_forgets_emptied_buckets_and_their_percentiles() -> None:
+def test_removing_values_forgets_emptied_buckets() -> None:
     histogram = histogram_of([1_000, 1_000, 50_000])
     histogram.remove(bucket_of(50_000), 1)
     assert histogram.sparse() == {bucket_of(1_000): 2}
-    assert histogram.percentiles((99,)) == percentiles_of(histogram.sparse(), (99,))

@@ -1,7 +1,6 @@
 """Request metrics kept in this process."""
 
-from domain.metrics import EndpointStats, EndpointSummary, MetricsReport, ProcessMetrics, RequestSample
-from domain.metrics_report import document, summarize
+from domain.metrics import EndpointStats, ProcessMetrics, RequestSample
 from domain.ports import Clock, MetricsPort
 
 
@@ -25,19 +24,8 @@ class InMemoryMetrics(MetricsPort):
 
     def state(self) -> ProcessMetrics:
         """Every endpoint's figures now; the window rate divides by the window or, early on, by the uptime."""
-        return self._state(buckets=True)
-
-    def report(self) -> MetricsReport:
-        """This process's /metrics document, its percentiles read from the live histograms, no bucket maps built."""
-        state = self._state(buckets=False)
-        endpoints: dict[str, EndpointSummary] = {
-            name: summarize(endpoint, self._endpoints[name].percentiles()) for name, endpoint in state.endpoints.items()
-        }
-        return document([state], endpoints)
-
-    def _state(self, *, buckets: bool) -> ProcessMetrics:
         now = self._clock()
         uptime = now - self._started
         span = min(uptime, self._window_s)
-        endpoints = {name: stats.state(int(now), span, buckets=buckets) for name, stats in self._endpoints.items()}
+        endpoints = {name: stats.state(int(now), span) for name, stats in self._endpoints.items()}
         return ProcessMetrics(process=self._process, uptime_s=uptime, window_s=self._window_s, endpoints=endpoints)
