@@ -18,7 +18,11 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# The PostgreSQL variant of a test is marked, so that a selection can leave it out.
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=ENGINES)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database of each engine: a new SQLite file, or this run's PostgreSQL database emptied."""
     if request.param == "sqlite":
@@ -41,7 +45,7 @@ async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type:
         yield test_client
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=ENGINES)
 def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database of each engine that nobody has used yet (a new file, or a new PostgreSQL database)."""
     if request.param == "sqlite":
@@ -49,3 +53,24 @@ def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     else:
         with fresh_postgres_database("fresh") as url:
             yield url
+
+
+# Every test is marked with the kind of its folder, so that `pytest -m` selects a subset (the markers are declared
+# in pyproject.toml); what a test needs beyond that (postgres, redis, server) its module or its parameters say.
+_FOLDER_MARKERS = {
+    "unit": "unit",
+    "architecture": "unit",
+    "http": "http",
+    "contract": "http",
+    "integration": "integration",
+    "browser": "browser",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with the kind of the folder it lives in."""
+    for item in items:
+        folder = item.path.relative_to(Path(__file__).parent).parts[0]
+        if folder not in _FOLDER_MARKERS:
+            raise pytest.UsageError(f"{item.nodeid}: add tests/{folder} to _FOLDER_MARKERS in tests/conftest.py")
+        item.add_marker(_FOLDER_MARKERS[folder])

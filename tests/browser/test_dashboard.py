@@ -10,6 +10,8 @@ import pytest
 
 from tests.servers import live_server
 
+pytestmark = pytest.mark.server
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 BROWSER_ARGS = [

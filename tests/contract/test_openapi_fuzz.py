@@ -15,6 +15,8 @@ from presentation.app import create_app
 from presentation.settings import Settings
 from tests.servers import free_port, start_uvicorn, stop, wait_healthy
 
+pytestmark = pytest.mark.server
+
 # CI runs 50 examples per operation; bench/fuzz.py runs more through this variable.
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "50"))
 # The admin and metrics endpoints are protected in this run: every case is sent without and with the token.

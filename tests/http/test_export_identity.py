@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from infrastructure.sqla.engine import make_engine, prepare_database
@@ -10,6 +11,8 @@ from presentation.app import create_app
 from presentation.settings import Settings
 from tests.awkward import awkward_rows, insert_rows
 from tests.services import empty_postgres_tables
+
+pytestmark = pytest.mark.postgres
 
 CASES = [
     {},

@@ -7,6 +7,8 @@ import pytest
 
 from tests.servers import free_port, start_uvicorn, stop, wait_healthy
 
+pytestmark = pytest.mark.server
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

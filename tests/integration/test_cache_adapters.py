@@ -30,7 +30,7 @@ class Subject:
     pass_time: Callable[[float], Awaitable[None]]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
     clock = FakeClock()
     if request.param == "memory":

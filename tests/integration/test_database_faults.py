@@ -10,6 +10,8 @@ from presentation.app import create_app
 from presentation.settings import Settings
 from tests.proxy import CuttableProxy
 
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture
 def proxy(postgres_url: str) -> Iterator[CuttableProxy]:

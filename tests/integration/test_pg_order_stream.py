@@ -26,6 +26,7 @@ async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+@pytest.mark.postgres
 async def test_a_copy_killed_midway_raises_instead_of_ending(engine: AsyncEngine, postgres_url: str) -> None:
     batches = PostgresOrderStream(engine).batches(Period(), Dialect(), 100)
     read = (await anext(batches)).rows

@@ -20,6 +20,8 @@ from tests.servers import free_port, start_perfshop, stop, wait_healthy
 from tests.services import REDIS_URL, eventually, fresh_redis_prefix
 from tests.waiting import until
 
+pytestmark = pytest.mark.redis
+
 
 @pytest.fixture
 def prefix() -> Iterator[str]:
@@ -152,6 +154,7 @@ async def test_cluster_stats_sum_every_instance_sharing_the_prefix(prefix: str) 
         await second.close()
 
 
+@pytest.mark.server
 def test_serve_starts_several_workers_when_redis_is_shared(tmp_path: Path) -> None:
     port = free_port()
     with fresh_redis_prefix("workers") as prefix:

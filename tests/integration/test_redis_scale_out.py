@@ -18,6 +18,8 @@ from tests.servers import free_port, start_uvicorn, stop, wait_healthy
 from tests.services import REDIS_URL, PrivateRedis, eventually, fresh_redis_prefix, private_redis
 from tests.waiting import until
 
+pytestmark = [pytest.mark.redis, pytest.mark.server]
+
 
 @pytest.fixture
 def prefix() -> Iterator[str]:

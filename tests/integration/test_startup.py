@@ -4,6 +4,7 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from infrastructure.sqla.engine import make_engine
@@ -32,6 +33,7 @@ def start_servers(count: int, env: dict[str, str]) -> list[int]:
             stop(process)
 
 
+@pytest.mark.server
 def test_two_processes_on_a_fresh_database_seed_exactly_once(fresh_database: str) -> None:
     env = {"PERFSHOP_DATABASE_URL": fresh_database, "PERFSHOP_DEMO_ITEMS": "250", "PERFSHOP_DEMO_ORDERS": "30000"}
 
@@ -48,6 +50,7 @@ def test_two_processes_on_a_fresh_database_seed_exactly_once(fresh_database: str
     assert counts == [30000, 30000, 1]
 
 
+@pytest.mark.server
 def test_a_restart_does_not_seed_again(fresh_database: str) -> None:
     env = {"PERFSHOP_DATABASE_URL": fresh_database, "PERFSHOP_DEMO_ITEMS": "5", "PERFSHOP_DEMO_ORDERS": "10"}
     assert start_servers(1, env) == [5]
