@@ -32,7 +32,7 @@ def contract_results(project: Path) -> dict[str, str]:
 def test_every_contract_is_kept() -> None:
     results = contract_results(ROOT)
     assert set(results.values()) == {"KEPT"}
-    assert len(results) == 7
+    assert set(results) == set(PLANTS)  # every contract is shown red once below
 
 
 PLANTS = {
@@ -49,6 +49,14 @@ PLANTS = {
         "import infrastructure.sqla.tables",
     ),
     "Only the Redis adapter imports the Redis driver": ("presentation/ioc.py", "import redis.asyncio"),
+    "One translation of SQL faults into domain errors": (
+        "infrastructure/sqla/items.py",
+        "import domain.errors",
+    ),
+    "Guards and profiler do not reach into the container": (
+        "presentation/http/profiling.py",
+        "import dishka",
+    ),
 }
 
 
