@@ -37,7 +37,7 @@ def _run(coroutine: Coroutine[Any, Any, None]) -> None:
 
 
 async def _admin(statement: str) -> None:
-    conn = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    conn = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=30)
     try:
         await conn.execute(statement)
     finally:
@@ -69,7 +69,7 @@ def fresh_postgres_database(label: str) -> Iterator[str]:
 
 async def empty_postgres_tables(url: str) -> None:
     """Remove every row a previous test left, so that each test starts from empty tables."""
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1), timeout=5)
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1), timeout=30)
     try:
         tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         if tables:
@@ -116,7 +116,7 @@ class PrivateRedis:
         """Start the server and wait until it answers PING."""
         command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
         self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not redis_reachable(self.url):
             if time.monotonic() > deadline or self._process.poll() is not None:
                 raise AssertionError(f"redis-server on port {self.port} did not start")
@@ -154,10 +154,18 @@ def private_redis(port: int) -> Iterator[PrivateRedis]:
         server.stop()
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], within: float = 10.0) -> T:
+async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], within: float = 60.0) -> T:
     """Poll `probe` until `done` holds for its result, and return that result; fail after `within` seconds."""
     deadline = time.monotonic() + within
     while not done(result := await probe()):
         assert time.monotonic() < deadline, f"still {result!r} after {within} s"
         await asyncio.sleep(0.05)
     return result
+
+
+def wait_until(done: Callable[[], bool], what: str, within: float = 60.0) -> None:
+    """Poll `done` (from synchronous code) until it holds; fail after `within` seconds, saying `what` was awaited."""
+    deadline = time.monotonic() + within
+    while not done():
+        assert time.monotonic() < deadline, f"{what}: not within {within} s"
+        time.sleep(0.05)

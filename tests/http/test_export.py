@@ -8,9 +8,9 @@ import logging
 import re
 import threading
 import tracemalloc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -26,10 +26,20 @@ from presentation.app import create_app
 from presentation.settings import Settings
 from tests.fakes import FakeOrderStream, Override
 from tests.http.asgi import stream_get
-from tests.services import empty_postgres_tables
+from tests.services import empty_postgres_tables, eventually
 
+T = TypeVar("T")
 Client = AsyncTestClient  # type: ignore[type-arg]
 BOM = b"\xef\xbb\xbf"
+
+
+def polled(read: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    """`read` as a probe for `eventually`, for state that the app's tasks change in this process."""
+
+    async def probe() -> T:
+        return read()
+
+    return probe
 
 
 async def seeded_settings(url: str, orders: int, **fields: Any) -> Settings:
@@ -202,7 +212,7 @@ async def test_a_client_that_leaves_stops_the_reading(tmp_path: Path) -> None:
 
     async with AsyncTestClient(app=app):
         start = await stream_get(app, "/export/orders", on_chunk=leave_after_three)
-        await asyncio.sleep(0.05)
+        await eventually(polled(lambda: stream.closed), lambda closed: closed > 0)
     assert start["status"] == 200
     assert stream.batches_read - read_at_disconnect[0] <= 1
     assert stream.closed == 1
@@ -212,14 +222,17 @@ async def test_concurrent_exports_are_capped_with_429_and_retry_after(tmp_path: 
     stream = FakeOrderStream(10_000)
     app = fake_app(tmp_path, stream, export_max_concurrent=2)
     release = asyncio.Event()
+    holding = 0
 
     async def hold(_: bytes) -> bool:
+        nonlocal holding
+        holding += 1
         await release.wait()
         return True
 
     async with AsyncTestClient(app=app) as client:
         running = [asyncio.create_task(stream_get(app, "/export/orders", on_chunk=hold)) for _ in range(2)]
-        await asyncio.sleep(0.1)
+        await eventually(polled(lambda: holding), lambda held: held == 2)  # both took their slot and started
         refused = await client.get("/export/orders")
         assert (await client.get("/health")).status_code == 200
         release.set()
@@ -234,18 +247,21 @@ async def test_concurrent_exports_are_capped_with_429_and_retry_after(tmp_path: 
 
 
 async def test_other_requests_stay_responsive_during_an_export(tmp_path: Path) -> None:
-    stream = FakeOrderStream(50_000)
+    stream = FakeOrderStream(1_000_000)
     app = fake_app(tmp_path, stream)
+    answered = asyncio.Event()
 
-    async def slow_client(_: bytes) -> bool:
-        await asyncio.sleep(0.002)
-        return True
+    async def fast_client(_: bytes) -> bool:
+        # Takes every chunk at once, so the export never waits on its client: it has to give the loop back itself.
+        return not answered.is_set()
 
     async with AsyncTestClient(app=app) as client:
-        export = asyncio.create_task(stream_get(app, "/export/orders", on_chunk=slow_client))
-        await asyncio.sleep(0.05)
+        export = asyncio.create_task(stream_get(app, "/export/orders", on_chunk=fast_client))
+        # This task gets its turn again while the export streams, or only once all 10,000 batches are sent.
+        await eventually(polled(lambda: stream.batches_read), lambda read: read > 0)
         health = [(await client.get("/health")).status_code for _ in range(5)]
         assert not export.done()
+        answered.set()
         await export
     assert health == [200] * 5
 
@@ -261,20 +277,24 @@ async def test_aborted_downloads_leak_no_connection_thread_or_memory(database_ur
         engine = await app.state.dishka_container.get(AsyncEngine)
         for _ in range(10):  # warm up pools, caches and lazily created threads
             await stream_get(app, "/export/orders", on_chunk=leave)
-        await asyncio.sleep(0.1)
+        # An abandoned download is cleaned up over a few turns of the loop, however long they take.
+        await eventually(polled(engine.pool.checkedout), lambda checked_out: checked_out == 0)
         gc.collect()
-        threads, checked_out = threading.active_count(), engine.pool.checkedout()
+        threads = threading.active_count()
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
         for _ in range(100):
             await stream_get(app, "/export/orders", on_chunk=leave)
-        await asyncio.sleep(0.1)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-        tracemalloc.stop()
-        assert engine.pool.checkedout() == checked_out == 0
-        assert threading.active_count() == threads
-        assert grown < 1_000_000
+
+        def left_behind() -> tuple[int, int, int]:
+            gc.collect()
+            return engine.pool.checkedout(), threading.active_count(), tracemalloc.get_traced_memory()[0] - before
+
+        try:
+            # Connections back, no new thread, and less than 1 MB more memory: a leak never gets there.
+            await eventually(polled(left_behind), lambda left: left[:2] == (0, threads) and left[2] < 1_000_000)
+        finally:
+            tracemalloc.stop()
         assert (await stream_get(app, "/export/orders"))["status"] == 200  # every slot was given back
 
 
@@ -300,6 +320,7 @@ async def test_200k_rows_through_the_real_app_in_flat_memory(database_url: str) 
     assert peak - start <= 10 * 1024 * 1024
 
 
+@pytest.mark.postgres
 async def test_a_client_that_leaves_cancels_the_copy_on_postgresql(postgres_url: str) -> None:
     await empty_postgres_tables(postgres_url)
     app = create_app(settings=await seeded_settings(postgres_url, 100_000))
@@ -313,15 +334,13 @@ async def test_a_client_that_leaves_cancels_the_copy_on_postgresql(postgres_url:
     async with app.lifespan():
         engine = await app.state.dishka_container.get(AsyncEngine)
         assert (await stream_get(app, "/export/orders", on_chunk=leave_after_one))["status"] == 200
+
+        async def connections_and_copies() -> tuple[int, int]:
+            return engine.pool.checkedout(), await running_copies(postgres_url)
+
         # Left alone, a COPY whose client stopped reading would wait on its socket for good.
-        for _ in range(200):
-            checked_out, copying = engine.pool.checkedout(), await running_copies(postgres_url)
-            if checked_out == copying == 0:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(connections_and_copies, lambda left: left == (0, 0))
         again = await stream_get(app, "/export/orders/count")
-    assert checked_out == 0
-    assert copying == 0
     assert again["status"] == 200
     assert 0 < sum(chunk.count(b"\n") for chunk in received) < 100_000
 

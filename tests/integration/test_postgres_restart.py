@@ -7,13 +7,17 @@ import time
 from collections import Counter
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from infrastructure.sqla.engine import make_engine
 from tests.private_postgres import private_cluster
 from tests.servers import free_port, start_uvicorn, stop, wait_healthy
+from tests.services import wait_until
 
-OUTAGE_S = 1.5
+pytestmark = [pytest.mark.postgres, pytest.mark.server]
+
+OUTAGE_S = 1.5  # at least; the outage lasts until the load has been answered 503 too
 
 
 async def item_names(url: str) -> set[str]:
@@ -80,14 +84,13 @@ def test_a_restarted_database_is_503_then_recovers_with_every_acknowledged_write
         try:
             wait_healthy(port, server)
             with Load(f"http://127.0.0.1:{port}") as load:
-                time.sleep(1.0)
+                wait_until(lambda: len(load.created) >= 10, "writes before the outage")
                 cluster.stop()
-                time.sleep(OUTAGE_S)
+                stopped = time.monotonic()
+                wait_until(lambda: load.statuses[503] > 0 and time.monotonic() - stopped >= OUTAGE_S, "a 503")
                 cluster.start()
                 restarted = time.monotonic()
-                deadline = restarted + 30
-                while load.last_ok_write < restarted and time.monotonic() < deadline:
-                    time.sleep(0.05)
+                wait_until(lambda: load.last_ok_write >= restarted, "a write after the restart")
                 recovery_s = load.last_ok_write - restarted
         finally:
             stop(server)
