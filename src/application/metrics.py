@@ -98,7 +98,7 @@ class GetMetrics:
             endpoints[name] = summarize(merge(group))
             entries += bucket_entries(group)
             if entries >= SLICE_ENTRIES:
-                entries = 0
+                entries -= SLICE_ENTRIES  # the rest counts towards the next slice
                 await asyncio.sleep(0)
         return document(coverage.states, endpoints, scope=coverage.scope, cluster_error=coverage.fallback)
 

@@ -1,8 +1,11 @@
 """A log-linear latency histogram: fixed bucket layout, constant memory, bucket-wise mergeable."""
 
 from bisect import bisect_left
-from collections.abc import Mapping
-from itertools import accumulate, compress
+from collections.abc import Iterable
+from itertools import accumulate
+from operator import add
+
+from msgspec import Struct
 
 # Values are whole microseconds. Below 128 µs every microsecond has its own bucket; above, each power of two
 # is cut into 64 equal buckets, so a bucket is never wider than 1/64 (1.6 %) of the values it holds. Every
@@ -14,7 +17,6 @@ _LINEAR_BITS = SUB_BITS + 1
 MAX_EXPONENT = 24  # the last bucket starts at 2**30 µs (about 18 minutes); longer values are clamped into it
 BUCKETS = (MAX_EXPONENT + 2) << SUB_BITS
 GROUPS = BUCKETS >> SUB_BITS
-_INDICES = tuple(range(BUCKETS))  # built once: sparse maps take their keys from here instead of making new ints
 
 
 def bucket_of(micros: int) -> int:
@@ -50,10 +52,20 @@ def estimate(index: int, rank: int, below: int, count: int) -> float:
     return lower + width * (rank - below - 0.5) / count
 
 
-def percentiles_of(buckets: Mapping[int, int], percents: tuple[int, ...]) -> list[float | None]:
-    """Nearest-rank percentiles in microseconds of a sparse {bucket index: count} map, in any key order."""
-    order = sorted(buckets)  # a few hundred keys at most in practice: values spread over a few powers of two
-    cumulative = list(accumulate(map(buckets.__getitem__, order)))
+class Span(Struct, frozen=True, array_like=True):
+    """The counts of consecutive buckets from bucket `first` on, with no empty bucket at either end.
+
+    What a state carries: a process's values sit within a few powers of two, so the span is short, and taking,
+    adding and reading one are C-level slices and sums rather than a Python step per bucket.
+    """
+
+    first: int = 0
+    counts: tuple[int, ...] = ()
+
+
+def percentiles_of(span: Span, percents: tuple[int, ...]) -> list[float | None]:
+    """Nearest-rank percentiles in microseconds (None when empty), interpolated linearly inside the bucket."""
+    cumulative = list(accumulate(span.counts))
     total = cumulative[-1] if cumulative else 0
     if not total:
         return [None] * len(percents)
@@ -62,12 +74,25 @@ def percentiles_of(buckets: Mapping[int, int], percents: tuple[int, ...]) -> lis
         rank = rank_of(percent, total)
         at = bisect_left(cumulative, rank)
         below = cumulative[at - 1] if at else 0
-        estimates.append(estimate(order[at], rank, below, cumulative[at] - below))
+        estimates.append(estimate(span.first + at, rank, below, cumulative[at] - below))
     return estimates
 
 
+def add_spans(spans: Iterable[Span]) -> Span:
+    """The bucket-wise sum of several spans."""
+    present = [span for span in spans if span.counts]
+    if len(present) <= 1:
+        return present[0] if present else Span()
+    first = min(span.first for span in present)
+    total = [0] * (max(span.first + len(span.counts) for span in present) - first)
+    for span in present:
+        at, end = span.first - first, span.first - first + len(span.counts)
+        total[at:end] = map(add, total[at:end], span.counts)
+    return Span(first, tuple(total))
+
+
 class Histogram:
-    """Counts per bucket, plus counts per group of 64 buckets so that `sparse()` skips the empty groups whole.
+    """Counts per bucket, plus counts per group of 64 buckets so that `span()` finds its ends without a full scan.
 
     The arrays are allocated once, so the memory does not change with the values counted.
     """
@@ -79,15 +104,15 @@ class Histogram:
         self.groups = [0] * GROUPS
         self.total = 0
 
-    def sparse(self) -> dict[int, int]:
-        """The non-empty buckets only, in ascending order: what a process publishes and what /metrics reads."""
+    def span(self) -> Span:
+        """The counts from the first to the last non-empty bucket: what a process publishes and /metrics reads."""
         used = [group for group, total in enumerate(self.groups) if total]
         if not used:
-            return {}
-        # One C-level pass over the span of non-empty groups: far fewer steps than a Python loop over buckets.
-        first, last = used[0] << SUB_BITS, (used[-1] + 1) << SUB_BITS
-        chunk = self.counts[first:last]
-        return dict(zip(compress(_INDICES[first:last], chunk), filter(None, chunk), strict=False))
+            return Span()
+        counts = self.counts[used[0] << SUB_BITS : (used[-1] + 1) << SUB_BITS]
+        lead = next(at for at, count in enumerate(counts) if count)
+        trail = next(at for at, count in enumerate(reversed(counts)) if count)
+        return Span((used[0] << SUB_BITS) + lead, tuple(counts[lead : len(counts) - trail]))
 
     def add(self, index: int) -> None:
         """Count one value in bucket `index`."""

@@ -5,7 +5,7 @@ from bisect import bisect_left
 
 from msgspec import Struct
 
-from domain.histogram import Histogram, bucket_of
+from domain.histogram import Histogram, Span, bucket_of
 
 UNMATCHED = "<unmatched>"
 PERCENTS = (50, 95, 99)
@@ -70,7 +70,7 @@ class StatusSeries(Struct, frozen=True, array_like=True):
 
 
 class EndpointState(Struct, frozen=True, array_like=True, omit_defaults=True):
-    """One endpoint's mergeable figures: sums, extremes and sparse histogram buckets ({index: count}), no samples.
+    """One endpoint's mergeable figures: sums, extremes and the spans of its histograms' buckets, no samples.
 
     The window part is as of the moment the state was taken; `window_rps` is its count over the process's own
     window span, so the rates of several processes add up even when they started at different times.
@@ -80,13 +80,13 @@ class EndpointState(Struct, frozen=True, array_like=True, omit_defaults=True):
     micros: int
     min_us: int
     max_us: int
-    buckets: dict[int, int]
+    buckets: Span
     window_count: int
     window_micros: int
-    window_buckets: dict[int, int]
+    window_buckets: Span
     window_rps: float
     series: tuple[StatusSeries, ...]
-    ttfb: dict[int, int] | None = None
+    ttfb: Span | None = None
 
 
 class ProcessMetrics(Struct, frozen=True, array_like=True):
@@ -230,13 +230,13 @@ class EndpointStats:
             micros=self.micros,
             min_us=self.min_us if count else 0,
             max_us=self.max_us,
-            buckets=self.histogram.sparse(),
+            buckets=self.histogram.span(),
             window_count=window.count,
             window_micros=window.micros,
-            window_buckets=window.histogram.sparse(),
+            window_buckets=window.histogram.span(),
             window_rps=window.count / window_span if window_span > 0 else 0.0,
             series=series,
-            ttfb=self.ttfb.sparse() if self.ttfb else None,
+            ttfb=self.ttfb.span() if self.ttfb else None,
         )
 
 

@@ -1,8 +1,8 @@
 """The figures of one or several processes' metrics states: bucket-wise merging, percentiles, rates, top-N."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
-from domain.histogram import percentiles_of
+from domain.histogram import Span, add_spans, percentiles_of
 from domain.metrics import (
     PERCENTS,
     STATUS_CLASSES,
@@ -41,7 +41,10 @@ def by_endpoint(states: Sequence[ProcessMetrics]) -> dict[str, list[EndpointStat
 
 def bucket_entries(states: Iterable[EndpointState]) -> int:
     """How many bucket counts merging and summarizing these states reads: the measure of that work."""
-    return sum(len(state.buckets) + len(state.window_buckets) + len(state.ttfb or ()) for state in states)
+    return sum(
+        len(state.buckets.counts) + len(state.window_buckets.counts) + len((state.ttfb or Span()).counts)
+        for state in states
+    )
 
 
 def document(
@@ -81,13 +84,13 @@ def merge(states: Sequence[EndpointState]) -> EndpointState:
         micros=sum(state.micros for state in states),
         min_us=min((state.min_us for state in seen), default=0),
         max_us=max((state.max_us for state in seen), default=0),
-        buckets=_add(state.buckets for state in states),
+        buckets=add_spans(state.buckets for state in states),
         window_count=sum(state.window_count for state in states),
         window_micros=sum(state.window_micros for state in states),
-        window_buckets=_add(state.window_buckets for state in states),
+        window_buckets=add_spans(state.window_buckets for state in states),
         window_rps=sum(state.window_rps for state in states),
         series=_merge_series(series for state in states for series in state.series),
-        ttfb=_add(ttfbs) if ttfbs else None,
+        ttfb=add_spans(ttfbs) if ttfbs else None,
     )
 
 
@@ -95,7 +98,7 @@ def summarize(state: EndpointState) -> EndpointSummary:
     """An endpoint's lifetime and window figures (times to the last byte, in ms) and its status classes."""
     p50, p95, p99 = (_clamp(state, value) for value in percentiles_of(state.buckets, PERCENTS))
     w50, w95, w99 = (_ms(_clamp(state, value)) for value in percentiles_of(state.window_buckets, PERCENTS))
-    t50, t95, t99 = (_ms(value) for value in percentiles_of(state.ttfb or {}, PERCENTS))
+    t50, t95, t99 = (_ms(value) for value in percentiles_of(state.ttfb or Span(), PERCENTS))
     status = dict.fromkeys(STATUS_CLASSES, 0)
     status.update((series.status_class, series.count) for series in state.series)
     count = state.window_count
@@ -120,16 +123,6 @@ def summarize(state: EndpointState) -> EndpointSummary:
         ttfb_p95_ms=t95,
         ttfb_p99_ms=t99,
     )
-
-
-def _add(maps: Iterable[Mapping[int, int]]) -> dict[int, int]:
-    first, *others = maps
-    total = dict(first)
-    get = total.get
-    for buckets in others:
-        for index, times in buckets.items():
-            total[index] = get(index, 0) + times
-    return total
 
 
 def _merge_series(all_series: Iterable[StatusSeries]) -> tuple[StatusSeries, ...]:

@@ -7,7 +7,7 @@ from bisect import bisect_left, bisect_right
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.histogram import BUCKETS, Histogram, bucket_bounds, bucket_of, percentiles_of
+from domain.histogram import BUCKETS, Histogram, Span, add_spans, bucket_bounds, bucket_of, percentiles_of
 
 
 def histogram_of(values: list[int]) -> Histogram:
@@ -18,10 +18,8 @@ def histogram_of(values: list[int]) -> Histogram:
 
 
 def percentiles(values: list[int], percents: tuple[int, ...]) -> list[float | None]:
-    """Percentiles of a histogram's sparse map in scrambled key order, as a reader merging states gets it."""
-    items = list(histogram_of(values).sparse().items())
-    random.Random(5).shuffle(items)
-    return percentiles_of(dict(items), percents)
+    """Percentiles of a histogram's span, as /metrics reads them."""
+    return percentiles_of(histogram_of(values).span(), percents)
 
 
 def nearest_rank(ordered: list[int], percent: int) -> int:
@@ -83,4 +81,11 @@ def test_an_empty_histogram_has_no_percentiles() -> None:
 def test_removing_values_forgets_emptied_buckets() -> None:
     histogram = histogram_of([1_000, 1_000, 50_000])
     histogram.remove(bucket_of(50_000), 1)
-    assert histogram.sparse() == {bucket_of(1_000): 2}
+    assert histogram.span() == Span(bucket_of(1_000), (2,))
+
+
+def test_spans_add_bucket_wise_across_overlaps_and_gaps() -> None:
+    first, overlapping, apart = Span(10, (1, 0, 2)), Span(11, (5,)), Span(20, (7,))
+    assert add_spans([first, overlapping, Span(), apart]) == Span(10, (1, 5, 2, 0, 0, 0, 0, 0, 0, 0, 7))
+    assert add_spans([Span(), Span()]) == Span()
+    assert add_spans([apart]) is apart
