@@ -40,7 +40,7 @@ def _count(text: str) -> int:
 
 
 def serve(settings: Settings) -> int:
-    """Run uvicorn with the app factory; each worker builds its own app from the same settings."""
+    """Run uvicorn (uvloop, httptools) with the app factory; each worker builds its own app from the same settings."""
     if settings.workers > 1 and settings.redis_url is None:
         # Each worker would hold its own cache and metrics, and one worker's invalidation would not reach the others.
         sys.exit(
@@ -52,6 +52,10 @@ def serve(settings: Settings) -> int:
     uvicorn.run(
         "presentation.app:create_app",
         factory=True,
+        # The C event loop and HTTP parser: on this service's hot paths they cost a fraction of asyncio's loop
+        # and h11 (docs/benchmarks.md); uvloop does not run on Windows.
+        loop="asyncio" if sys.platform == "win32" else "uvloop",
+        http="httptools",
         host=settings.host,
         port=settings.port,
         workers=settings.workers,

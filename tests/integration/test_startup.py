@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from infrastructure.sqla.engine import make_engine
-from tests.servers import free_port, start_uvicorn, stop, wait_healthy
+from tests.servers import free_port, start_perfshop, start_uvicorn, stop, wait_healthy
 
 
 async def scalars(url: str, *queries: str) -> list[object]:
@@ -61,3 +61,18 @@ def test_a_restart_does_not_seed_again(fresh_database: str) -> None:
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}"
     assert asyncio.run(scalars(url, "PRAGMA journal_mode")) == ["wal"]
+
+
+@pytest.mark.server
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the server's mapped libraries from /proc")
+def test_serve_runs_on_uvloop_and_httptools(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/perfshop.db", "PERFSHOP_DEMO_ITEMS": "0"}
+    server = start_perfshop(port, {**env, "PERFSHOP_DEMO_ORDERS": "0"})
+    try:
+        wait_healthy(port, server)
+        mapped = Path(f"/proc/{server.pid}/maps").read_text()
+    finally:
+        stop(server)
+    assert "/uvloop/loop." in mapped
+    assert "/httptools/parser/parser." in mapped
