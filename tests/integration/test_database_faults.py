@@ -1,14 +1,21 @@
-"""PostgreSQL going away under the running app: 503 with Retry-After, never a 500, and recovery by itself."""
+"""PostgreSQL going away under the running app: 503 with Retry-After, never a 500, recovery by itself, and a
+read (never a write) repeated once when the pool hands out a connection the server has closed."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.engine import make_url
 
+from domain.errors import Unavailable
+from domain.items import ItemPatch, NewItem
+from infrastructure.sqla.engine import make_engine
+from infrastructure.sqla.items import SqlaItemRepository
 from presentation.app import create_app
 from presentation.settings import Settings
 from tests.proxy import CuttableProxy
+from tests.services import empty_postgres_tables
 
 pytestmark = pytest.mark.postgres
 
@@ -47,3 +54,48 @@ async def test_a_lost_database_is_503_and_the_service_recovers(postgres_url: str
     assert health.json() == {"status": "degraded", "database": "unreachable"}
     assert back.status_code == 200
     assert back.json() == created
+
+
+@pytest.fixture
+async def repository(postgres_url: str) -> AsyncIterator[SqlaItemRepository]:
+    """Items on this run's database through a pool of one connection, so that the test knows which one it kills."""
+    await empty_postgres_tables(postgres_url)
+    engine = make_engine(postgres_url, pool_size=1)
+    yield SqlaItemRepository(engine)
+    await engine.dispose()
+
+
+async def kill_pooled_connections(postgres_url: str) -> int:
+    """Terminate every other session on the run's database (the pool's idle connection), waiting until it is gone."""
+    admin = await asyncpg.connect(postgres_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        return int(
+            await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid, 30000)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    finally:
+        await admin.close()
+
+
+async def test_a_read_on_a_dead_pooled_connection_is_retried_on_a_fresh_one(
+    repository: SqlaItemRepository, postgres_url: str
+) -> None:
+    item = await repository.add(NewItem(name="lamp", price=2))
+    assert await kill_pooled_connections(postgres_url) == 1
+    assert await repository.get(item.id) == item
+    assert (await repository.page(1, 10)).items == (item,)
+
+
+async def test_a_write_on_a_dead_connection_is_503_and_stored_at_most_once(
+    repository: SqlaItemRepository, postgres_url: str
+) -> None:
+    item = await repository.add(NewItem(name="lamp", price=2))
+    assert await kill_pooled_connections(postgres_url) == 1
+    with pytest.raises(Unavailable):
+        await repository.add(NewItem(name="kettle", price=3))
+    # Never retried: the dead connection was discarded, so the next write runs on a fresh one.
+    await repository.update(item.id, ItemPatch(name="bulb"))
+    names = [stored.name for stored in (await repository.page(1, 10)).items]
+    assert names in (["bulb"], ["bulb", "kettle"])

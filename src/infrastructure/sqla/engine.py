@@ -1,7 +1,9 @@
 """Engine creation, idempotent schema set-up and the database health probe."""
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -9,8 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from domain.ports import HealthProbe
+from infrastructure.sqla.errors import connection_lost
 from infrastructure.sqla.seed import seed_demo
 from infrastructure.sqla.tables import metadata
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 POOL_SIZE = 10
@@ -35,12 +40,17 @@ def make_engine(
     pooling: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout_s}
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, **pooling)
+        # No pre-ping (a round trip before every statement): a connection found dead is discarded when used, and
+        # reads are retried once on a fresh one (read_retrying).
+        return create_async_engine(url, **pooling)
     in_memory = parsed.database in (None, "", ":memory:")
     if parsed.database and not in_memory:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # An in-memory database lives in its one connection, which SQLAlchemy keeps in a single-connection pool.
-    engine = create_async_engine(url, **({} if in_memory else pooling))
+    # No rollback when a connection goes back to the pool: a Connection that began a transaction ends it itself
+    # on close, and a statement run on the driver connection commits as it completes (the driver is in
+    # autocommit mode, below); the reset would only cost one more hand-off to the driver's thread.
+    engine = create_async_engine(url, **({} if in_memory else {**pooling, "pool_reset_on_return": None}))
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -59,6 +69,32 @@ def make_engine(
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
     return engine
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A pooled connection's driver connection (aiosqlite or asyncpg), for one statement run on it directly; one
+    that turns out dead is discarded instead of going back to the pool."""
+    async with engine.connect() as conn:
+        try:
+            yield (await conn.get_raw_connection()).driver_connection
+        except Exception as error:
+            if connection_lost(error):
+                await conn.invalidate()
+            raise
+
+
+async def read_retrying(engine: AsyncEngine, read: Callable[[Any], Awaitable[T]]) -> T:
+    """`read(driver connection)`, repeated once on a fresh connection when the pool's turned out dead (the server
+    restarted, or closed it while idle). Only for reads: a write whose connection died may have committed."""
+    try:
+        async with driver_connection(engine) as driver:
+            return await read(driver)
+    except Exception as error:
+        if not connection_lost(error):
+            raise
+    async with driver_connection(engine) as driver:
+        return await read(driver)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -102,12 +138,20 @@ class SqlaHealthProbe(HealthProbe):
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._select_one = _sqlite_select_one if is_sqlite(engine) else _postgres_select_one
 
     async def database_reachable(self) -> bool:
-        """True when a trivial query succeeds."""
+        """True when a trivial query succeeds: one statement on the driver connection."""
         try:
-            async with self._engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            await read_retrying(self._engine, self._select_one)
         except Exception:  # noqa: BLE001 - any failure means "not reachable", which is the answer
             return False
         return True
+
+
+async def _sqlite_select_one(driver: Any) -> object:
+    return await driver.execute_fetchall("SELECT 1")
+
+
+async def _postgres_select_one(driver: Any) -> object:
+    return await driver.fetchval("SELECT 1")

@@ -1,5 +1,6 @@
 """The one translation of database faults for every SQL adapter: a database that cannot answer is `Unavailable`."""
 
+import sqlite3
 from types import TracebackType
 
 import asyncpg  # type: ignore[import-untyped]
@@ -8,9 +9,17 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from domain.errors import Unavailable
 
-# A database that cannot be reached, or a pool with no connection free in time, whatever the statement. asyncpg's
-# own errors reach the adapters that use the driver connection directly (COPY).
-_CONNECTION_ERRORS = (OperationalError, InterfaceError, asyncpg.InterfaceError, OSError, TimeoutError, PoolTimeout)
+# A database that cannot be reached, locked past the busy timeout, or a pool with no connection free in time,
+# whatever the statement. The drivers' own errors reach the statements run on the driver connection directly.
+_CONNECTION_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    sqlite3.OperationalError,
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+    PoolTimeout,
+)
 # SQLSTATE classes of a server that cannot serve right now: connection exceptions (08) and operator
 # intervention (57P: shutting down, crashed, starting up) - as while PostgreSQL restarts.
 _UNAVAILABLE_SQLSTATES = ("08", "57P")
@@ -26,6 +35,13 @@ def as_unavailable(error: BaseException) -> Unavailable | None:
     elif isinstance(error, asyncpg.PostgresError) and _sqlstate_unavailable(error):
         return Unavailable("the database connection was lost; retry shortly")
     return None
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether a driver error means its connection is dead: the pool must discard it, and a read may be retried."""
+    if isinstance(error, OSError | asyncpg.InterfaceError | asyncpg.PostgresConnectionError):
+        return True
+    return isinstance(error, asyncpg.PostgresError) and _sqlstate_unavailable(error)
 
 
 def _sqlstate_unavailable(error: object) -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.orders import FORMULA_STARTS, Dialect, EncodedBatch, OrderRow, Period, encode_rows
 from domain.ports import OrderStreamPort
+from infrastructure.sqla.engine import driver_connection, read_retrying
 from infrastructure.sqla.errors import database_errors
 
 # COPY chunks waiting for the client (each what one socket read brought, at most a few hundred kB), and the
@@ -164,9 +165,9 @@ class PostgresOrderStream(OrderStreamPort):
     async def count(self, period: Period) -> int:
         """Orders in the period."""
         where, args = _where(period)
-        async with database_errors, self._engine.connect() as conn:
-            driver: Any = (await conn.get_raw_connection()).driver_connection
-            return int(await driver.fetchval(f"SELECT count(*) FROM orders{where}", *args))  # noqa: S608
+        sql = f"SELECT count(*) FROM orders{where}"  # noqa: S608
+        async with database_errors:
+            return int(await read_retrying(self._engine, lambda driver: driver.fetchval(sql, *args)))
 
     async def sample(self, period: Period, dialect: Dialect, size: int) -> EncodedBatch:
         """The first and the last `size // 2` rows of the period, encoded."""
@@ -187,8 +188,7 @@ class PostgresOrderStream(OrderStreamPort):
         self, period: Period, dialect: Dialect, size: int, *, descending: bool = False, limit: int | None = None
     ) -> AsyncGenerator[EncodedBatch, None]:
         where, args = _where(period)
-        async with database_errors, self._engine.connect() as conn:
-            driver: Any = (await conn.get_raw_connection()).driver_connection
+        async with database_errors, driver_connection(self._engine) as driver:
             if _copyable(dialect):
                 source = _copied(
                     driver, copy_sql(dialect, where, descending=descending, limit=limit), args, dialect, size
