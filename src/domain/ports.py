@@ -61,17 +61,34 @@ class OrderStreamPort(Protocol):
 
 
 class CachePort(Protocol):
-    """Expiring, tagged cache of msgspec-encodable values that callers treat as immutable."""
+    """Expiring, tagged cache of immutable msgspec-encodable values, which readers may share without copying.
 
-    async def get(self, key: str, type: type[T] | None = None) -> T | None: ...
+    The value contract, which every adapter honours: a value is a scalar, a frozen Struct or a tuple, or plain data
+    (dicts and lists of scalars, dicts and lists) that nobody changes once stored. Reading with `as_type=T` returns
+    a T, equal to what decoding the value's msgpack form as T gives (the stored object itself where it already is
+    exactly a T); reading without a type returns that plain msgpack form (a Struct as a dict, a tuple as a list).
+    A loader's own value reaches the callers that waited for it as it is.
+    """
 
-    async def set(self, key: str, value: object, ttl: float | None = None) -> None: ...
+    async def get(self, key: str, as_type: type[T] | None = None) -> T | None:
+        """The fresh value under `key` as the value contract says, or None."""
+        ...
 
-    async def tag(self, key: str, *tags: str) -> None: ...
+    async def set(self, key: str, value: object, ttl: float | None = None) -> None:
+        """Store `value` for `ttl` seconds (the adapter's default when None), keeping the key's tags."""
+        ...
 
-    async def invalidate(self, key: str) -> bool: ...
+    async def tag(self, key: str, *tags: str) -> None:
+        """Attach tags to a stored key; a missing or expired key is left alone."""
+        ...
 
-    async def invalidate_by_tag(self, tag: str) -> int: ...
+    async def invalidate(self, key: str) -> bool:
+        """Remove one key; True when it was cached. A load of it in flight will not store its value."""
+        ...
+
+    async def invalidate_by_tag(self, tag: str) -> int:
+        """Remove every key carrying `tag`; how many were removed. Loads in flight under it will not store."""
+        ...
 
     async def get_or_load(
         self,
@@ -79,12 +96,18 @@ class CachePort(Protocol):
         loader: Callable[[], Awaitable[T]],
         ttl: float | None = None,
         tags: Sequence[str] = (),
-        type: type[T] | None = None,
-    ) -> tuple[T, bool]: ...
+        as_type: type[T] | None = None,
+    ) -> tuple[T, bool]:
+        """(value, True) from the cache as `get` reads it, or (loaded value, False); concurrent misses share a load."""
+        ...
 
-    def get_stats(self) -> CacheStats: ...
+    def get_stats(self) -> CacheStats:
+        """This instance's counters since start, with the keys and tags it holds."""
+        ...
 
-    async def cluster_stats(self) -> CacheStats: ...
+    async def cluster_stats(self) -> CacheStats:
+        """The counters of every instance sharing the cache, summed."""
+        ...
 
 
 class MetricsPort(Protocol):

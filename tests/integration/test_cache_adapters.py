@@ -91,9 +91,9 @@ async def test_the_briefs_example_runs_as_written(subject: Subject) -> None:
 async def test_values_round_trip_as_the_type_asked_for(subject: Subject) -> None:
     await subject.cache.set("items:42", ITEM)
     await subject.cache.set("numbers", (1, 2.5, "three"))
-    assert await subject.cache.get("items:42", type=Item) == ITEM
-    assert await subject.cache.get("items:42", type=Item) == ITEM  # again: from L1 where there is one
-    assert list(await subject.cache.get("numbers", type=tuple) or ()) == [1, 2.5, "three"]
+    assert await subject.cache.get("items:42", as_type=Item) == ITEM
+    assert await subject.cache.get("items:42", as_type=Item) == ITEM  # again: from L1 where there is one
+    assert list(await subject.cache.get("numbers", as_type=tuple) or ()) == [1, 2.5, "three"]
 
 
 async def test_an_entry_lives_for_its_ttl_and_no_longer(subject: Subject) -> None:
@@ -220,9 +220,12 @@ async def test_read_through_stores_with_tags_and_counts_hits_and_misses(subject:
     async def load() -> Item:
         return ITEM
 
-    assert await subject.cache.get_or_load("items:42", load, ttl=TTL * 10, tags=("items",), type=Item) == (ITEM, False)
-    assert await subject.cache.get_or_load("items:42", load, type=Item) == (ITEM, True)
-    assert await subject.cache.get_or_load("items:42", load, type=Item) == (ITEM, True)
+    assert await subject.cache.get_or_load("items:42", load, ttl=TTL * 10, tags=("items",), as_type=Item) == (
+        ITEM,
+        False,
+    )
+    assert await subject.cache.get_or_load("items:42", load, as_type=Item) == (ITEM, True)
+    assert await subject.cache.get_or_load("items:42", load, as_type=Item) == (ITEM, True)
     assert await subject.cache.invalidate_by_tag("items") == 1
     stats = subject.cache.get_stats()
     assert (stats["hits"], stats["misses"], stats["loads"], stats["hit_rate"]) == (2, 1, 1, 66.7)

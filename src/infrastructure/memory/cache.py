@@ -6,10 +6,10 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from domain.caching import CacheCounters, CacheStats
+from domain.caching import CacheStats
 from domain.ports import CachePort, Clock
+from infrastructure.cache_mechanics import PLAIN_TYPES, Flight, Flights, Meter, ValueCodec
 from infrastructure.clock import REAL_CLOCK
-from infrastructure.singleflight import join, run_load
 
 T = TypeVar("T")
 
@@ -37,19 +37,8 @@ class _Entry:
         self.group = group
 
 
-class _Flight:
-    """One running load that callers of the same key wait on; `stale` once its key or a tag is invalidated."""
-
-    __slots__ = ("future", "stale", "tags")
-
-    def __init__(self, future: "asyncio.Future[Any]", tags: tuple[str, ...]) -> None:
-        self.future = future
-        self.tags = tags
-        self.stale = False
-
-
 class CacheManager(CachePort):
-    """In-process CachePort: keeps the objects themselves, one process only."""
+    """In-process CachePort: keeps the objects themselves and shares them with readers, one process only."""
 
     def __init__(
         self,
@@ -72,27 +61,27 @@ class CacheManager(CachePort):
         self._expiry_heap: list[int] = []
         self._dead_groups: list[_Group] = []
         self._reclaimer: asyncio.Task[None] | None = None
-        self._flights: dict[str, _Flight] = {}
-        self._stats = CacheCounters()
+        self._stats = Meter(clock)
+        self._flights = Flights(self._stats, self._store_loaded)
+        self._convert = ValueCodec().convert
 
-    async def get(self, key: str, type: type[T] | None = None) -> T | None:
-        """The fresh value under `key`, or None; `type` is not needed here, the object itself is kept."""
+    async def get(self, key: str, as_type: type[T] | None = None) -> T | None:
+        """The fresh value under `key` as the port's value contract says, or None."""
         started = self._clock()
         entry = self._live(key, started)
-        stats = self._stats
         if entry is None:
-            stats.misses += 1
-            stats.miss_seconds += self._clock() - started
+            self._stats.miss(started)
             return None
-        stats.hits += 1
-        stats.hit_seconds += self._clock() - started
-        return entry.value  # type: ignore[no-any-return]
+        self._stats.hit(started)
+        value = entry.value
+        kind = type(value)
+        if kind is as_type or (as_type is None and kind in PLAIN_TYPES):
+            return value  # type: ignore[no-any-return] # shared: immutable, and already what the reader asked for
+        return self._convert(value, as_type)  # type: ignore[no-any-return]
 
     async def set(self, key: str, value: object, ttl: float | None = None) -> None:
         """Store `value` for `ttl` seconds (default_ttl when None), keeping the key's tags."""
-        flight = self._flights.get(key)
-        if flight is not None:
-            flight.stale = True  # a direct write is newer than whatever the running load read
+        self._flights.fence_key(key)  # a direct write is newer than whatever the running load read
         self._store(key, value, ttl, self._clock())
 
     async def tag(self, key: str, *tags: str) -> None:
@@ -104,9 +93,7 @@ class CacheManager(CachePort):
     async def invalidate(self, key: str) -> bool:
         """Remove one key; True when it was cached. A load of it in flight will not store its result."""
         self._stats.invalidations += 1
-        flight = self._flights.get(key)
-        if flight is not None:
-            flight.stale = True
+        self._flights.fence_key(key)
         entry = self._live(key, self._clock())
         if entry is None:
             return False
@@ -117,9 +104,7 @@ class CacheManager(CachePort):
     async def invalidate_by_tag(self, tag: str) -> int:
         """Remove every key carrying `tag` at once; a large tag's memory is reclaimed in slices afterwards."""
         self._stats.invalidations += 1
-        for flight in self._flights.values():
-            if tag in flight.tags:
-                flight.stale = True
+        self._flights.fence_tag(tag)
         groups = self._groups_by_tag.pop(tag, ())
         removed = 0
         for group in groups:
@@ -142,22 +127,19 @@ class CacheManager(CachePort):
         loader: Callable[[], Awaitable[T]],
         ttl: float | None = None,
         tags: Sequence[str] = (),
-        type: type[T] | None = None,
+        as_type: type[T] | None = None,
     ) -> tuple[T, bool]:
         """(value, True) from the cache, or (loaded value, False); concurrent misses share one load."""
         started = self._clock()
         entry = self._live(key, started)
-        stats = self._stats
         if entry is not None:
-            stats.hits += 1
-            stats.hit_seconds += self._clock() - started
-            return entry.value, True
-        flight = self._flights.get(key)
-        if flight is None:
-            flight = self._start_load(key, loader, ttl, tuple(tags))
-        else:
-            stats.coalesced += 1
-        return await join(flight.future, stats, self._clock, started), False
+            self._stats.hit(started)
+            value = entry.value
+            kind = type(value)
+            if kind is as_type or (as_type is None and kind in PLAIN_TYPES):
+                return value, True
+            return self._convert(value, as_type), True
+        return await self._flights.load(key, loader, ttl, tags, started), False
 
     def get_stats(self) -> CacheStats:
         """Counters since start, with the live key count and keys still being reclaimed."""
@@ -179,7 +161,8 @@ class CacheManager(CachePort):
             self._drop(key, entry)
             self._stats.expirations += 1
             return None
-        if entry.group is not None and entry.group.dead:
+        group = entry.group
+        if group is not None and group.dead:
             self._drop(key, entry)
             return None
         self._entries.move_to_end(key)
@@ -279,21 +262,8 @@ class CacheManager(CachePort):
                 self._dead_groups.pop()
             await asyncio.sleep(0)
 
-    def _start_load(
-        self, key: str, loader: Callable[[], Awaitable[Any]], ttl: float | None, tags: tuple[str, ...]
-    ) -> _Flight:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        flight = self._flights[key] = _Flight(future, tags)
-        self._stats.loads += 1
-        asyncio.get_running_loop().create_task(self._load(key, loader, ttl, flight))
-        return flight
-
-    async def _load(self, key: str, loader: Callable[[], Awaitable[Any]], ttl: float | None, flight: _Flight) -> None:
-        async def store(value: Any) -> None:
-            if flight.stale:
-                self._stats.stale_writes_rejected += 1
-            else:
-                self._store(key, value, ttl, self._clock())
-                self._add_tags(key, self._entries[key], flight.tags)
-
-        await run_load(flight.future, loader, store, lambda: self._flights.pop(key, None), self._stats)
+    async def _store_loaded(self, flight: Flight, value: Any) -> bool:
+        """Store a loaded value with the tags it was loaded for."""
+        self._store(flight.key, value, flight.ttl, self._clock())
+        self._add_tags(flight.key, self._entries[flight.key], flight.tags)
+        return True

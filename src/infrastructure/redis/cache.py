@@ -6,33 +6,22 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
-import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from domain.caching import CacheCounters, CacheStats
 from domain.ports import CachePort, Clock
+from infrastructure.cache_mechanics import Flight, Flights, Meter, ValueCodec
 from infrastructure.clock import REAL_CLOCK
 from infrastructure.redis import scripts
 from infrastructure.redis.client import CircuitBreaker, RedisUnavailable
 from infrastructure.redis.stats import SCAN_BATCH, SharedCacheStats
-from infrastructure.singleflight import join, run_load
 
 T = TypeVar("T")
 
 _TICK = 1.0
 _PRUNE_BATCH = 200
 _MISSING: Any = object()
-
-
-class _Flight:
-    """One running load that callers of the same key in this process wait on."""
-
-    __slots__ = ("future", "task")
-
-    def __init__(self, future: "asyncio.Future[Any]") -> None:
-        self.future = future
-        self.task: asyncio.Task[None] | None = None
 
 
 class RedisCache(CachePort):
@@ -76,10 +65,9 @@ class RedisCache(CachePort):
             name: client.register_script(getattr(scripts, name))
             for name in ("READ", "SET", "FENCED_SET", "TAG", "INVALIDATE", "INVALIDATE_TAG", "FENCE_ALL", "PRUNE")
         }
-        self._encoder = msgspec.msgpack.Encoder()
-        self._decoders: dict[Any, msgspec.msgpack.Decoder[Any]] = {None: msgspec.msgpack.Decoder()}
-        self._stats = CacheCounters()
-        self._flights: dict[str, _Flight] = {}
+        self._codec = ValueCodec()
+        self._stats = Meter(clock)
+        self._flights = Flights(self._stats, self._store_loaded)
         self._instance = uuid.uuid4().hex
         # Every script learns the prefix and which instance runs it, so that an instance skips its own messages.
         self._origin = (prefix, self._instance)
@@ -108,23 +96,27 @@ class RedisCache(CachePort):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._client.aclose()
 
-    async def get(self, key: str, type: type[T] | None = None) -> T | None:
-        """The fresh value under `key` decoded as `type`, or None (also when Redis is unavailable)."""
+    async def get(self, key: str, as_type: type[T] | None = None) -> T | None:
+        """The fresh value under `key` as the port's value contract says, or None (also when Redis is unavailable)."""
         l1 = self._l1
         if l1 is not None:  # _from_l1 written out: a coroutine less on the hottest path
             cached = await l1.get(key, tuple)
-            if cached is not None and cached[0] is type:
+            if cached is not None and cached[0] is as_type:
                 return cached[1]  # type: ignore[no-any-return]
             self._l1_hits_not_served += cached is not None
         started = self._clock()
-        found, value = await self._read(key, type)
-        self._count(found, started)
-        return value if found else None
+        found, value = await self._read(key, as_type)
+        if not found:
+            self._stats.miss(started)
+            return None
+        self._stats.hit(started)
+        return value  # type: ignore[no-any-return]
 
     async def set(self, key: str, value: object, ttl: float | None = None) -> None:
         """Store `value` for `ttl` seconds (default_ttl when None), keeping the key's tags; fences loads in flight."""
         ttl_ms = self._ttl_ms(ttl)
-        data = self._encoder.encode(value)
+        data = self._codec.encode(value)
+        self._flights.fence_key(key)
         await self._forget_locally(key=key)
         await self._write(self._scripts["SET"], [self._key(key)], [*self._origin, key, data, ttl_ms, self._fence_ms])
 
@@ -138,6 +130,7 @@ class RedisCache(CachePort):
     async def invalidate(self, key: str) -> bool:
         """Remove one key everywhere; True when it was cached. Loads of it in flight anywhere will not store."""
         self._stats.invalidations += 1
+        self._flights.fence_key(key)
         await self._forget_locally(key=key)
         removed = await self._write(self._scripts["INVALIDATE"], [self._key(key)], [*self._origin, key, self._fence_ms])
         self._stats.invalidated_keys += removed
@@ -146,6 +139,7 @@ class RedisCache(CachePort):
     async def invalidate_by_tag(self, tag: str) -> int:
         """Remove every key carrying `tag` in one atomic script; returns how many were removed."""
         self._stats.invalidations += 1
+        self._flights.fence_tag(tag)
         await self._forget_locally(tag=tag)
         removed = await self._write(
             self._scripts["INVALIDATE_TAG"], [f"{self._prefix}:t:{tag}"], [*self._origin, tag, self._fence_ms]
@@ -159,26 +153,20 @@ class RedisCache(CachePort):
         loader: Callable[[], Awaitable[T]],
         ttl: float | None = None,
         tags: Sequence[str] = (),
-        type: type[T] | None = None,
+        as_type: type[T] | None = None,
     ) -> tuple[T, bool]:
         """(value, True) from the cache, or (loaded value, False); concurrent misses in this process share a load."""
-        if self._l1 is not None and (cached := await self._from_l1(key, type)) is not _MISSING:
+        if self._l1 is not None and (cached := await self._from_l1(key, as_type)) is not _MISSING:
             return cached, True
         started = self._clock()
-        flight = self._flights.get(key)
-        if flight is None:
-            found, value = await self._read(key, type, need_epoch=True)
+        epoch = None
+        if key not in self._flights:  # a caller that joins a running load need not ask Redis
+            found, value = await self._read(key, as_type, need_epoch=True)
             if found:
-                self._count(True, started)
+                self._stats.hit(started)
                 return value, True
-            flight = self._flights.get(key)  # another caller may have started the load while we read
-            if flight is None:
-                flight = self._start_load(key, loader, ttl, tuple(tags), epoch=value)
-            else:
-                self._stats.coalesced += 1
-        else:
-            self._stats.coalesced += 1
-        return await join(flight.future, self._stats, self._clock, started), False
+            epoch = value
+        return await self._flights.load(key, loader, ttl, tags, started, epoch), False
 
     def get_stats(self) -> CacheStats:
         """This instance's counters since start; `keys` and `tags` are those of its L1."""
@@ -198,33 +186,33 @@ class RedisCache(CachePort):
 
     # -- reading and writing -------------------------------------------------------------------------------------
 
-    async def _from_l1(self, key: str, type: Any) -> Any:
+    async def _from_l1(self, key: str, as_type: Any) -> Any:
         """The value from L1, or _MISSING; L1 counts its own hits, which get_stats() adds in."""
         cached = await self._l1.get(key, tuple)  # type: ignore[union-attr]
         if cached is None:
             return _MISSING
-        if cached[0] is not type:
+        if cached[0] is not as_type:
             self._l1_hits_not_served += 1  # asked as another type: decoded again from Redis, and counted there
             return _MISSING
         return cached[1]
 
-    async def _read(self, key: str, type: Any, need_epoch: bool = False) -> tuple[bool, Any]:
+    async def _read(self, key: str, as_type: Any, need_epoch: bool = False) -> tuple[bool, Any]:
         """(True, value) from Redis; (False, epoch the miss was seen at, or None) on a miss."""
         l1 = self._l1  # None while Redis or the invalidation channel is unavailable
         seq = self._seq
         try:
             if l1 is None and not need_epoch:
                 data = await self._breaker.call(self._client.hget, self._key(key), "v")
-                return (False, None) if data is None else (True, self._decode(cast(bytes, data), type))
+                return (False, None) if data is None else (True, self._codec.decode(cast(bytes, data), as_type))
             reply = await self._breaker.call(self._scripts["READ"], [self._key(key)], [self._prefix])
         except RedisUnavailable:
             return False, None
         if isinstance(reply, int):
             return False, reply
         fields = dict(zip(reply[1::2], reply[2::2], strict=True))
-        value = self._decode(fields[b"v"], type)
+        value = self._codec.decode(fields[b"v"], as_type)
         if l1 is not None and seq == self._seq and self._l1 is l1:
-            await l1.set(key, (type, value), min(self._l1_ttl, reply[0] / 1000))
+            await l1.set(key, (as_type, value), min(self._l1_ttl, reply[0] / 1000))
             tags = [field[2:].decode() for field in fields if field.startswith(b"t:")]
             if tags:
                 await l1.tag(key, *tags)
@@ -238,47 +226,18 @@ class RedisCache(CachePort):
             self._lost_invalidations = True
             return 0
 
-    def _start_load(
-        self, key: str, loader: Callable[[], Awaitable[Any]], ttl: float | None, tags: tuple[str, ...], epoch: Any
-    ) -> _Flight:
-        loop = asyncio.get_running_loop()
-        flight = self._flights[key] = _Flight(loop.create_future())
-        self._stats.loads += 1
-        flight.task = loop.create_task(self._load(key, loader, ttl, tags, epoch, flight))
-        return flight
-
-    async def _load(
-        self,
-        key: str,
-        loader: Callable[[], Awaitable[Any]],
-        ttl: float | None,
-        tags: tuple[str, ...],
-        epoch: int | None,
-        flight: _Flight,
-    ) -> None:
-        started = self._clock()
-
-        async def store(value: Any) -> None:
-            await self._store_loaded(key, value, ttl, tags, epoch, started)
-
-        await run_load(flight.future, loader, store, lambda: self._flights.pop(key, None), self._stats)
-
-    async def _store_loaded(
-        self, key: str, value: Any, ttl: float | None, tags: tuple[str, ...], epoch: int | None, started: float
-    ) -> None:
+    async def _store_loaded(self, flight: Flight, value: Any) -> bool:
         """Store a loaded value unless the key or a tag was invalidated, anywhere, since the miss was seen."""
-        if epoch is None:
-            return  # Redis was unavailable when the miss was seen: nothing to fence the write with
-        if self._clock() - started >= self._fence_window:
-            self._stats.stale_writes_rejected += 1  # the fences may have expired: the result cannot be trusted
-            return
-        args = [*self._origin, key, self._encoder.encode(value), self._ttl_ms(ttl), epoch, *tags]
+        if flight.epoch is None:
+            return True  # Redis was unavailable when the miss was seen: nothing to fence the write with
+        if self._clock() - flight.started >= self._fence_window:
+            return False  # the fences may have expired: the result cannot be trusted
+        data = self._codec.encode(value)
+        args = [*self._origin, flight.key, data, self._ttl_ms(flight.ttl), flight.epoch, *flight.tags]
         try:
-            stored = await self._breaker.call(self._scripts["FENCED_SET"], [self._key(key)], args)
+            return bool(await self._breaker.call(self._scripts["FENCED_SET"], [self._key(flight.key)], args))
         except RedisUnavailable:
-            return
-        if not stored:
-            self._stats.stale_writes_rejected += 1
+            return True
 
     # -- the breaker's hooks ---------------------------------------------------------------------------------------
 
@@ -407,21 +366,6 @@ class RedisCache(CachePort):
 
     def _ttl_ms(self, ttl: float | None) -> int:
         return max(1, int(1000 * (self._default_ttl if ttl is None else ttl)))
-
-    def _decode(self, data: bytes, type: Any) -> Any:
-        decoder = self._decoders.get(type)
-        if decoder is None:
-            decoder = self._decoders[type] = msgspec.msgpack.Decoder(type)
-        return decoder.decode(data)
-
-    def _count(self, hit: bool, started: float) -> None:
-        elapsed = self._clock() - started
-        if hit:
-            self._stats.hits += 1
-            self._stats.hit_seconds += elapsed
-        else:
-            self._stats.misses += 1
-            self._stats.miss_seconds += elapsed
 
 
 async def _quietly(awaitable: Awaitable[Any]) -> None:
