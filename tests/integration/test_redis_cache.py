@@ -2,7 +2,6 @@
 
 import asyncio
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,16 @@ from infrastructure.memory.cache import CacheManager
 from infrastructure.redis import scripts
 from infrastructure.redis.cache import RedisCache
 from infrastructure.redis.client import make_redis_client
+from infrastructure.redis.invalidation import (
+    EVERYTHING,
+    KEY,
+    TAG,
+    Invalidation,
+    channel,
+    decode_invalidation,
+    new_origin,
+)
+from infrastructure.redis.protocol import ScriptArgs
 from tests.fakes import FakeClock, ParkedRow
 from tests.redis_time import pass_redis_time
 from tests.servers import free_port, start_perfshop, stop, wait_healthy
@@ -57,18 +66,15 @@ async def fill_tagged(prefix: str, keys: int, ttl: float) -> None:
     a round trip per call."""
     client = redis.asyncio.Redis.from_url(REDIS_URL)
     store, tag = client.register_script(scripts.SET), client.register_script(scripts.TAG)
-    origin = uuid.uuid4().hex
+    args = ScriptArgs(prefix, new_origin(), fence_window_ms=1)
     try:
         for first in range(0, keys, 5_000):
             pipe = client.pipeline(transaction=False)
             for n in range(first, min(first + 5_000, keys)):
-                key = f"k{n}"
-                await store(
-                    [f"{prefix}:k:{key}"], [prefix, origin, key, msgspec.msgpack.encode(n), int(ttl * 1000), 1], pipe
-                )
-                await tag(
-                    [f"{prefix}:k:{key}"], [prefix, origin, key, "leak", "leak:odd" if n % 2 else "leak:even"], pipe
-                )
+                stored = args.set(f"k{n}", msgspec.msgpack.encode(n), int(ttl * 1000))
+                await store(stored.keys, stored.args, pipe)
+                tagged = args.tag(f"k{n}", ("leak", "leak:odd" if n % 2 else "leak:even"))
+                await tag(tagged.keys, tagged.args, pipe)
             await pipe.execute()
     finally:
         await client.aclose()
@@ -95,6 +101,32 @@ async def test_the_tag_index_shrinks_with_its_expired_keys(prefix: str) -> None:
         assert await cache.invalidate_by_tag("leak") == 1
     finally:
         await cache.close()
+
+
+async def test_each_script_publishes_the_message_its_encoder_made(prefix: str) -> None:
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    pubsub = client.pubsub()
+    origin = new_origin()
+    args = ScriptArgs(prefix, origin, fence_window_ms=60_000)
+    published = [
+        (args.set("items:1", msgspec.msgpack.encode(1), 60_000), Invalidation(origin, KEY, "items:1")),
+        (args.tag("items:1", ("items:detail",)), Invalidation(origin, KEY, "items:1")),
+        (args.invalidate_tag("items:detail"), Invalidation(origin, TAG, "items:detail")),
+        (args.invalidate("items:1"), Invalidation(origin, KEY, "items:1")),
+        (args.fence_all(), Invalidation(origin, EVERYTHING)),
+    ]
+    try:
+        await pubsub.subscribe(channel(prefix))
+        for call, expected in published:
+            await client.register_script(getattr(scripts, call.script))(call.keys, call.args)
+            async with asyncio.timeout(60):
+                message = None
+                while message is None:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+            assert decode_invalidation(message["data"]) == expected
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
 
 
 PEER = """

@@ -1,5 +1,8 @@
 """The Lua scripts behind RedisCache: each write is one atomic round trip, timed by the server's clock.
 
+Each script's arguments are laid out by its encoder in protocol.py, of the same name, and named in the script's
+first lines; a script that publishes gets its message ready-made (invalidation.py) and publishes it verbatim.
+
 Layout under the prefix P: `P:k:<key>` a hash (`v` the msgpack value, `t:<tag>` one field per tag), expiring with
 the entry; `P:t:<tag>` the tag's index, a sorted set of keys scored by their expiry (ms), itself expiring with its
 newest member and pruned of expired members; `P:tags` every indexed tag scored by its newest member's expiry;
@@ -9,9 +12,9 @@ invalidations reach every instance's L1.
 """
 
 _COMMON = """
-local P, ORIGIN = ARGV[1], ARGV[2]
-local function publish(kind, name)
-    redis.call('PUBLISH', P .. ':inv', ORIGIN .. kind .. name)
+local P = ARGV[1]
+local function publish(message)
+    redis.call('PUBLISH', P .. ':inv', message)
 end
 local function now_ms()
     local t = redis.call('TIME')
@@ -55,91 +58,97 @@ local function unlink(vkey, key)
 end
 """
 
-# KEYS: value key. ARGV: prefix. The entry as {ttl ms, value, field, 1, ...}, or the epoch when it is missing.
+# The entry as {ttl ms, value, field, 1, ...}, or the epoch when it is missing.
 READ = """
+local P = ARGV[1]
 local entry = redis.call('HGETALL', KEYS[1])
 if #entry == 0 then
-    return tonumber(redis.call('GET', ARGV[1] .. ':epoch') or '0')
+    return tonumber(redis.call('GET', P .. ':epoch') or '0')
 end
 table.insert(entry, 1, redis.call('PTTL', KEYS[1]))
 return entry
 """
 
-# KEYS: value key. ARGV: prefix, origin, key, value, ttl ms, fence window ms. Keeps the key's tags while it lives.
+# Keeps the key's tags while it lives.
 SET = (
     _COMMON
     + """
+local message, key, value, ttl, window = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local now = now_ms()
-store(KEYS[1], ARGV[3], ARGV[4], tonumber(ARGV[5]), now)
-fence(P .. ':fk:' .. ARGV[3], ARGV[6])
-publish('k', ARGV[3])
+store(KEYS[1], key, value, ttl, now)
+fence(P .. ':fk:' .. key, window)
+publish(message)
 return 1
 """
 )
 
-# KEYS: value key. ARGV: prefix, origin, key, value, ttl ms, epoch the load started at, tags... 1 stored, 0 fenced off.
+# 1 stored, 0 fenced off.
 FENCED_SET = (
     _COMMON
     + """
-local started = tonumber(ARGV[6])
+local key, value, ttl, started = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local FIRST_TAG = 6
 local function newer(name)
     local epoch = redis.call('GET', name)
     return epoch and tonumber(epoch) > started
 end
-if newer(P .. ':fall') or newer(P .. ':fk:' .. ARGV[3]) then
+if newer(P .. ':fall') or newer(P .. ':fk:' .. key) then
     return 0
 end
-for i = 7, #ARGV do
+for i = FIRST_TAG, #ARGV do
     if newer(P .. ':ft:' .. ARGV[i]) then
         return 0
     end
 end
 local now = now_ms()
-local ttl = tonumber(ARGV[5])
-store(KEYS[1], ARGV[3], ARGV[4], ttl, now)
-for i = 7, #ARGV do
+store(KEYS[1], key, value, ttl, now)
+for i = FIRST_TAG, #ARGV do
     redis.call('HSET', KEYS[1], 't:' .. ARGV[i], 1)
-    index(ARGV[3], ARGV[i], now + ttl, now)
+    index(key, ARGV[i], now + ttl, now)
 end
 return 1
 """
 )
 
-# KEYS: value key. ARGV: prefix, origin, key, tags... 1 when the key lives and was tagged.
+# 1 when the key lives and was tagged.
 TAG = (
     _COMMON
     + """
+local message, key = ARGV[2], ARGV[3]
+local FIRST_TAG = 4
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
     return 0
 end
 local now = now_ms()
-for i = 4, #ARGV do
+for i = FIRST_TAG, #ARGV do
     redis.call('HSET', KEYS[1], 't:' .. ARGV[i], 1)
-    index(ARGV[3], ARGV[i], now + ttl, now)
+    index(key, ARGV[i], now + ttl, now)
 end
-publish('k', ARGV[3])
+publish(message)
 return 1
 """
 )
 
-# KEYS: value key. ARGV: prefix, origin, key, fence window ms. 1 when the key was cached.
+# 1 when the key was cached.
 INVALIDATE = (
     _COMMON
     + """
-fence(P .. ':fk:' .. ARGV[3], ARGV[4])
-local removed = unlink(KEYS[1], ARGV[3])
-publish('k', ARGV[3])
+local message, key, window = ARGV[2], ARGV[3], ARGV[4]
+fence(P .. ':fk:' .. key, window)
+local removed = unlink(KEYS[1], key)
+publish(message)
 return removed
 """
 )
 
-# KEYS: the tag's index. ARGV: prefix, origin, tag, fence window ms. How many live keys carried the tag.
+# How many live keys carried the tag.
 INVALIDATE_TAG = (
     _COMMON
     + """
-fence(P .. ':ft:' .. ARGV[3], ARGV[4])
-local field = 't:' .. ARGV[3]
+local message, tag, window = ARGV[2], ARGV[3], ARGV[4]
+fence(P .. ':ft:' .. tag, window)
+local field = 't:' .. tag
 local doomed, others = {}, {}
 for _, key in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now_ms(), '+inf')) do
     local fields = redis.call('HKEYS', P .. ':k:' .. key)
@@ -168,30 +177,31 @@ for zkey, members in pairs(others) do
     end
 end
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', P .. ':tags', ARGV[3])
-publish('t', ARGV[3])
+redis.call('ZREM', P .. ':tags', tag)
+publish(message)
 return #doomed
 """
 )
 
-# ARGV: prefix, origin, fence window ms. Fences every load in flight and tells every L1 to drop everything.
+# Fences every load in flight and tells every L1 to drop everything.
 FENCE_ALL = (
     _COMMON
     + """
-fence(P .. ':fall', ARGV[3])
-publish('*', '')
+local message, window = ARGV[2], ARGV[3]
+fence(P .. ':fall', window)
+publish(message)
 return 1
 """
 )
 
-# ARGV: prefix, origin, first tag rank, tag count. Drops expired members of a batch of tag indexes: {tags seen, pruned}.
+# Drops expired members of a batch of tag indexes: {tags seen, pruned}.
 PRUNE = (
     _COMMON
     + """
+local first, count = tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', P .. ':tags', '-inf', now)
-local first = tonumber(ARGV[3])
-local tags = redis.call('ZRANGE', P .. ':tags', first, first + tonumber(ARGV[4]) - 1)
+local tags = redis.call('ZRANGE', P .. ':tags', first, first + count - 1)
 local pruned = 0
 for _, tag in ipairs(tags) do
     pruned = pruned + redis.call('ZREMRANGEBYSCORE', P .. ':t:' .. tag, '-inf', now)
