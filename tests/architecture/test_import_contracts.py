@@ -57,6 +57,15 @@ PLANTS = {
         "presentation/http/profiling.py",
         "import dishka",
     ),
+    "The shared cache mechanics use no adapter and no driver": ("infrastructure/cache_mechanics.py", "import redis"),
+    "Only the script protocol uses the Lua scripts": (
+        "infrastructure/redis/cache.py",
+        "import infrastructure.redis.scripts",
+    ),
+    "The L1 and its channel use neither the script layer nor the upkeep": (
+        "infrastructure/redis/l1.py",
+        "import infrastructure.redis.protocol",
+    ),
 }
 
 
