@@ -1,0 +1,754 @@
+# 실행 방법: uv run python bench/fast_path_bench.py --baseline REV --peers DIR [--rounds 5] [--seconds 5] [--smoke]
+"""perfshop's hot paths over HTTP against a base commit of perfshop and against the peers, in one run.
+
+Contenders, each served on core 0 (`taskset -c 0`) and bound to 127.0.0.1:
+- this change: `perfshop serve` from the working tree (the venv's console script), profiling on, SQLite seeded
+  with 1,000 items; the miss rows run on servers of their own with PERFSHOP_CACHE_MAX_ENTRIES=1, on SQLite and on
+  PostgreSQL (a database this script creates and drops; the PostgreSQL server itself runs unpinned);
+- the baseline (`--baseline REV`): the same, from a temporary `git worktree` with a venv of its own synced from
+  that commit's lock (`uv sync --frozen`), so that it runs the server stack it shipped with; removed afterwards;
+- the peers (`--peers DIR`): the textbook FastAPI `cache_app.py` and bare Litestar `app.py`, each in a venv of its
+  own under a temporary folder (`uv venv` + `uv pip install -r requirements.txt`), served by uvicorn on uvloop and
+  httptools like perfshop.
+
+Every row is `wrk -t1 -c64` on core 1 (a Lua script where the row needs several ids or a body), for `--seconds`
+per run, in `--rounds` rounds with the order of the rows and of the contenders within a row rotated each round;
+figures are medians. The server's CPU per request is the utime+stime delta of the server process and its
+descendants (/proc/PID/stat) over the run, divided by the requests wrk completed. Last, `bench/soak.py` runs with
+the same command in both trees, alternating, and its requests/s is recorded with the share of its core the soak
+client used (a client at 90 % or more of its core voids the figure: it measured the client).
+
+`--smoke` runs in seconds without baseline and peers: one 1 s round of /health, cached GET and (when PostgreSQL
+answers) the PostgreSQL miss path against this change; a missing wrk or PostgreSQL is a skip line, not a failure.
+"""
+
+import argparse
+import asyncio
+import hashlib
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SERVER_CORE, CLIENT_CORE = "0", "1"
+CONNECTIONS = 64
+ITEMS = 1000
+MISS_IDS = 100  # the miss rows request ids 1..100 in turn, through a cache of one entry
+PATCH_FIRST, PATCH_IDS = 2, 50  # the write rows change ids 2..51 in turn; the cached row reads id 1
+MISSING_ID = 1_000_000
+CLIENT_VOID_SHARE = 0.90
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+THIS, BASE = "this change", "baseline"
+SMOKE_ROWS = ("GET /health", "cached GET /items/{id}", "miss path GET /items/{id}, PostgreSQL")
+
+
+def lua_get_round_robin(first: int, count: int) -> str:
+    """wrk script: GET /items/{id} over `count` ids from `first`, one after the other."""
+    return f"""local n = 0
+request = function()
+  local id = {first} + n % {count}
+  n = n + 1
+  return wrk.format("GET", "/items/" .. id)
+end
+"""
+
+
+def lua_write(method: str, first: int, count: int) -> str:
+    """wrk script: PATCH or PUT /items/{id} over `count` ids, each body a new name and price."""
+    return f"""local n = 0
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  local id = {first} + n % {count}
+  n = n + 1
+  local body = string.format('{{"name":"Bench item %d","price":%d.%02d}}', n, 10 + n % 90, n % 100)
+  return wrk.format("{method}", "/items/" .. id, nil, body)
+end
+"""
+
+
+@dataclass(frozen=True)
+class Load:
+    """What wrk sends: one GET path, or a Lua script; and which statuses the row expects."""
+
+    path: str
+    script: str | None = None
+    expect_404: bool = False
+
+
+@dataclass
+class Server:
+    """One server process pinned to the server core, with its log in a file."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    port: int
+    ready_path: str
+    folder: Path
+    cwd: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = self.folder / f"{re.sub(r'[^a-z0-9]+', '-', self.name.lower())}.log"
+
+    def start(self) -> None:
+        """Start the process in a session of its own, on the server core."""
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [*pin(SERVER_CORE), *self.command],
+                env=self.env,
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        """Until `ready_path` answers 200, or fail with the log's tail."""
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            with suppress(OSError):
+                if http_get(self.port, self.ready_path)[0] == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not become ready; log tail:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL to its own process group after 15 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=15)
+
+    def cpu_seconds(self) -> float:
+        """utime + stime of the server and of every live descendant."""
+        assert self.process is not None
+        return sum(process_cpu(pid) for pid in process_tree(self.process.pid))
+
+    def stack(self) -> str:
+        """Which of uvloop and httptools the process has mapped (C extensions show up in /proc/PID/maps)."""
+        assert self.process is not None
+        maps = "".join(Path(f"/proc/{pid}/maps").read_text() for pid in process_tree(self.process.pid))
+        loop = "uvloop" if "uvloop" in maps else "asyncio loop"
+        parser = "httptools" if "httptools" in maps else "no httptools (h11)"
+        return f"{loop}, {parser}"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One comparison: this change, the baseline and the peers, each a server and a load."""
+
+    name: str
+    this: tuple[str, Load] | None
+    base: tuple[str, Load] | None = None
+    peers: tuple[tuple[str, str, Load], ...] = ()  # (label, server key, load)
+
+
+def pin(core: str) -> list[str]:
+    """`taskset -c CORE` when there is a second core to pin to."""
+    return ["taskset", "-c", core] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and its live descendants, from the parent ids in /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def process_cpu(pid: int) -> float:
+    """utime + stime of one process (all its threads), in seconds; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # fields 14 and 15 of stat
+
+
+def http_get(port: int, path: str) -> tuple[int, dict[str, str]]:
+    """Status and headers (names in lower case) of one GET on loopback."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def clean_env() -> dict[str, str]:
+    """This environment without perfshop settings, venv markers or uv's own run variables."""
+    drop = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_RUN_RECURSION_DEPTH", "UV_INTERNAL__PARENT_INTERPRETER")
+    return {k: v for k, v in os.environ.items() if not k.startswith("PERFSHOP_") and k not in drop}
+
+
+def uv_command() -> list[str]:
+    """The uv that runs this script (uv run exports it as UV), else the one on PATH, else `python3 -m uv`."""
+    found = os.environ.get("UV") or shutil.which("uv")
+    return [found] if found else ["python3", "-m", "uv"]
+
+
+def run_quietly(command: list[str], cwd: Path | None = None, timeout: float = 900) -> None:
+    """Run a setup command; on failure raise with its output."""
+    done = subprocess.run(command, cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
+@dataclass
+class Wrk:
+    """One wrk run's figures."""
+
+    rps: float
+    requests: int
+    non_2xx: int
+    socket_errors: str
+
+
+def wrk(port: int, load: Load, seconds: int, folder: Path) -> Wrk:
+    """wrk -t1 -c64 on the client core for `seconds` against one load; bounded in time."""
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s"]
+    if load.script is not None:
+        script = folder / f"load-{abs(hash(load.script))}.lua"
+        script.write_text(load.script)
+        command += ["-s", str(script), f"http://127.0.0.1:{port}"]
+    else:
+        command.append(f"http://127.0.0.1:{port}{load.path}")
+    done = subprocess.run([*pin(CLIENT_CORE), *command], capture_output=True, text=True, timeout=seconds + 60)
+    out = done.stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    if done.returncode != 0 or not rps or not total:
+        raise RuntimeError(f"wrk failed on {load.path}:\n{out}{done.stderr}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return Wrk(float(rps.group(1)), int(total.group(1)), int(non_2xx.group(1)) if non_2xx else 0,
+               errors.group(1) if errors else "")  # fmt: skip
+
+
+def measure(server: Server, load: Load, seconds: int, folder: Path) -> tuple[float, float]:
+    """(requests/s, server CPU µs per request) of one run; fails when the statuses are not the row's."""
+    before = server.cpu_seconds()
+    result = wrk(server.port, load, seconds, folder)
+    used = server.cpu_seconds() - before
+    if result.requests == 0:
+        raise RuntimeError(f"{server.name} {load.path}: wrk completed no request")
+    expected_non_2xx = result.requests if load.expect_404 else 0
+    if result.non_2xx != expected_non_2xx:
+        raise RuntimeError(
+            f"{server.name} {load.path}: {result.non_2xx} of {result.requests} responses were not 2xx "
+            f"(expected {expected_non_2xx}); log tail:\n{server.log.read_text()[-2000:]}"
+        )
+    if result.socket_errors:
+        print(f"  note: {server.name} {load.path}: wrk socket errors {result.socket_errors}")
+    return result.rps, used / result.requests * 1e6
+
+
+# --- contenders ---------------------------------------------------------------------------------------------------
+
+
+def perfshop_server(
+    name: str, perfshop: Path, folder: Path, database_url: str, *, miss: bool, cwd: Path | None = None
+) -> Server:
+    """`perfshop serve` with profiling on (the default), 1,000 seeded items, logging at WARNING."""
+    port = free_port()
+    env = {
+        **clean_env(),
+        "PERFSHOP_DATABASE_URL": database_url,
+        "PERFSHOP_HOST": "127.0.0.1",
+        "PERFSHOP_PORT": str(port),
+        "PERFSHOP_DEMO_ITEMS": str(ITEMS),
+        "PERFSHOP_DEMO_ORDERS": "0",
+        "PERFSHOP_LOG_LEVEL": "WARNING",
+    }
+    if miss:
+        env["PERFSHOP_CACHE_MAX_ENTRIES"] = "1"
+    return Server(name, [str(perfshop), "serve"], env, port, "/health", folder, cwd=cwd)
+
+
+def peer_server(name: str, python: Path, app_dir: Path, module: str, ready: str, folder: Path, **extra: str) -> Server:
+    """A peer app under uvicorn on uvloop and httptools, its own venv, nothing written into its folder."""
+    port = free_port()
+    command = [str(python), "-m", "uvicorn", module, "--app-dir", str(app_dir), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--loop", "uvloop", "--http", "httptools"]
+    command += ["--log-level", "warning", "--no-access-log"]
+    env = {**clean_env(), "PYTHONDONTWRITEBYTECODE": "1", **extra}
+    return Server(name, command, env, port, ready, folder, cwd=folder)
+
+
+def peer_venv(requirements: Path, venv: Path) -> Path:
+    """`uv venv` + `uv pip install -r requirements.txt`; the venv's python."""
+    uv = uv_command()
+    run_quietly([*uv, "venv", "--quiet", "--python", os.path.realpath(sys.executable), str(venv)])
+    python = venv / "bin" / "python"
+    run_quietly([*uv, "pip", "install", "--quiet", "--python", str(python), "-r", str(requirements)])
+    return python
+
+
+@contextmanager
+def baseline_tree(rev: str, folder: Path) -> Iterator[Path]:
+    """A detached `git worktree` at `rev` with its own venv synced from its own lock; removed on exit."""
+    tree = folder / "baseline"
+    run_quietly(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), rev])
+    try:
+        uv = uv_command()
+        run_quietly([*uv, "venv", "--quiet", "--python", os.path.realpath(sys.executable)], cwd=tree)
+        # Runtime dependencies from the commit's own lock, plus the dev group: bench/soak.py's client imports
+        # httpx and tests/ (pytest, asyncpg, redis). Neither group of that lock holds uvloop or httptools.
+        run_quietly([*uv, "sync", "--quiet", "--frozen", "--no-default-groups", "--group", "dev"], cwd=tree)
+        yield tree
+    finally:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=False)
+        subprocess.run(["git", "-C", str(REPO), "worktree", "prune"], check=False)
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------------------------------
+
+
+async def _pg_admin(dsn: str, statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def pg_reachable(dsn: str) -> str | None:
+    """None when the admin DSN answers, else why not."""
+    try:
+        asyncio.run(_pg_admin(dsn, "SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - refused, timed out, or asyncpg's own (auth, no database)
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+@contextmanager
+def pg_database(dsn: str, name: str) -> Iterator[str]:
+    """A fresh database on the admin DSN's server, dropped on exit; yields perfshop's URL for it."""
+    asyncio.run(_pg_admin(dsn, f'CREATE DATABASE "{name}"'))
+    try:
+        server = re.sub(r"^postgres(ql)?://", "", dsn).rsplit("/", 1)[0]
+        yield f"postgresql+asyncpg://{server}/{name}"
+    finally:
+        asyncio.run(_pg_admin(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# --- soak -----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SoakRun:
+    """One run of bench/soak.py."""
+
+    rps: float
+    client_share: float
+    passed: bool
+    figures: str  # the soak's own Markdown row: requests, req/s, 5xx, statuses, RSS, stale, mismatches, lost
+
+
+def soak(tree: Path, requests: int, folder: Path) -> SoakRun:
+    """`python bench/soak.py --requests N` in `tree` with its venv; its client's core share sampled every 0.5 s.
+
+    The share is the median over the 0.5 s intervals in which the client used at least 10 % of its core (start-up
+    and the wait for the server's seeding are idle and left out), so mostly the drive of the mix.
+    """
+    python = tree / ".venv" / "bin" / "python"
+    command = [str(python), "bench/soak.py", "--requests", str(requests)]
+    out = folder / "soak.out"
+    with out.open("w") as sink:
+        process = subprocess.Popen(
+            command, cwd=tree, env=clean_env(), stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        shares: list[float] = []
+        try:
+            deadline = time.monotonic() + 1800
+            last_cpu, last_time = process_cpu(process.pid), time.monotonic()
+            while process.poll() is None:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{' '.join(command)} did not finish within 30 minutes")
+                time.sleep(0.5)
+                cpu, now = process_cpu(process.pid), time.monotonic()
+                if process.poll() is None:
+                    shares.append((cpu - last_cpu) / (now - last_time))
+                last_cpu, last_time = cpu, now
+        finally:
+            if process.poll() is None:
+                with suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)  # the soak and the server it started
+                process.wait(timeout=30)
+    text = out.read_text()
+    match = re.search(r"^\| [\d,]+ \| ([\d,]+) \|.*$", text, re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"no soak figures in the output of {' '.join(command)}:\n{text[-3000:]}")
+    busy = [share for share in shares if share >= 0.10]
+    if process.returncode != 0:
+        print(f"  note: soak in {tree.name} exited {process.returncode}:\n{text[-1500:]}")
+    return SoakRun(float(match.group(1).replace(",", "")), statistics.median(busy) if busy else 0.0,
+                   process.returncode == 0, match.group(0))  # fmt: skip
+
+
+# --- the run --------------------------------------------------------------------------------------------------------
+
+
+def rows() -> list[Row]:
+    """Every row; a contender whose server was not started is left out when the rounds run."""
+    miss = Load("/items/{1..100}", lua_get_round_robin(1, MISS_IDS))
+    patch = Load("PATCH /items/{2..51}", lua_write("PATCH", PATCH_FIRST, PATCH_IDS))
+    put = Load("PUT /items/{2..51}", lua_write("PUT", PATCH_FIRST, PATCH_IDS))
+    cached = Load("/items/1")
+    return [
+        Row(
+            "miss path GET /items/{id}, SQLite",
+            ("this-miss-sqlite", miss),
+            ("base-miss-sqlite", miss),
+            (("textbook GET /items/{missing id}", "textbook", Load(f"/items/{MISSING_ID}", expect_404=True)),),
+        ),
+        Row("miss path GET /items/{id}, PostgreSQL", ("this-miss-pg", miss), ("base-miss-pg", miss)),
+        Row("GET /health", ("this", Load("/health")), ("base", Load("/health"))),
+        Row("PATCH /items/{id}", ("this", patch), ("base", patch), (("textbook PUT /items/{id}", "textbook", put),)),
+        Row(
+            "GET /cache/stats",
+            ("this", Load("/cache/stats")),
+            ("base", Load("/cache/stats")),
+            (("bare Litestar GET /stats", "bare", Load("/stats")),),
+        ),
+        Row(
+            "cached GET /items/{id}",
+            ("this", cached),
+            ("base", cached),
+            (("textbook cached GET /items/1", "textbook", cached), ("bare Litestar GET /items/1", "bare", cached)),
+        ),
+    ]
+
+
+def contenders(row: Row, servers: dict[str, Server]) -> list[tuple[str, Server, Load]]:
+    """(label, server, load) of the row's contenders whose server runs."""
+    found = []
+    for label, spec in ((THIS, row.this), (BASE, row.base)):
+        if spec is not None and spec[0] in servers:
+            found.append((label, servers[spec[0]], spec[1]))
+    found += [(label, servers[key], load) for label, key, load in row.peers if key in servers]
+    return found
+
+
+def sanity_checks(servers: dict[str, Server]) -> list[str]:
+    """The rows measure what they say: misses miss, hits hit, the missing id is a 404."""
+    lines = []
+    for key, server in servers.items():
+        port = server.port
+        if key.endswith(("miss-sqlite", "miss-pg")):
+            http_get(port, "/items/1")
+            http_get(port, "/items/2")
+            status, headers = http_get(port, "/items/1")
+            lines.append(f"{server.name}: /items/1 after /items/2 -> {status} X-Cache {headers.get('x-cache')}")
+        elif key in ("this", "base", "textbook"):
+            http_get(port, "/items/1")
+            status, headers = http_get(port, "/items/1")
+            lines.append(f"{server.name}: /items/1 again -> {status} X-Cache {headers.get('x-cache')}")
+            if key == "textbook":
+                lines.append(f"{server.name}: /items/{MISSING_ID} -> {http_get(port, f'/items/{MISSING_ID}')[0]}")
+        elif key == "bare":
+            lines.append(f"{server.name}: /stats -> {http_get(port, '/stats')[0]}")
+    return lines
+
+
+def run_rounds(
+    servers: dict[str, Server], rounds: int, seconds: int, warm_up: bool, folder: Path, only: tuple[str, ...] = ()
+) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """Every row's contenders (or the rows named in `only`), rows and contenders rotated each round."""
+    chosen = [row for row in rows() if not only or row.name in only]
+    plan = [(row, found) for row in chosen if (found := contenders(row, servers))]
+    if warm_up:
+        for _, found in plan:
+            for _, server, load in found:
+                wrk(server.port, load, 1, folder)
+    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for round_ in range(rounds):
+        shift = round_ % len(plan)
+        for row, found in plan[shift:] + plan[:shift]:
+            turn = round_ % len(found)
+            for label, server, load in found[turn:] + found[:turn]:
+                results.setdefault((row.name, label), []).append(measure(server, load, seconds, folder))
+        print(f"  round {round_ + 1}/{rounds} done, load average {os.getloadavg()[0]:.2f}", flush=True)
+    return results
+
+
+def med(values: list[tuple[float, float]] | None) -> tuple[float, float] | None:
+    """(median req/s, median µs) of the runs."""
+    if not values:
+        return None
+    return statistics.median(v[0] for v in values), statistics.median(v[1] for v in values)
+
+
+def fmt(pair: tuple[float, float] | None) -> tuple[str, str]:
+    """req/s and µs as table cells."""
+    return (f"{pair[0]:,.0f}", f"{pair[1]:,.0f}") if pair else ("n/a", "n/a")
+
+
+def ratio(ours: tuple[float, float] | None, theirs: tuple[float, float] | None) -> float | None:
+    """Requests/s of ours over theirs."""
+    return ours[0] / theirs[0] if ours and theirs and theirs[0] > 0 else None
+
+
+def report(
+    results: dict[tuple[str, str], list[tuple[float, float]]],
+    soaks: dict[str, list[SoakRun]],
+    soak_command: str,
+) -> None:
+    """The per-round figures, the table and the targets."""
+    print("\nper run (req/s / µs per request), in round order:")
+    for (row, label), values in results.items():
+        print(f"  {row} | {label}: " + ", ".join(f"{rps:,.0f}/{us:,.0f}" for rps, us in values))
+    header = "| row | perfshop req/s | CPU µs/request | baseline req/s | baseline µs/request | ratio to baseline "
+    print("\n" + header + "| peer | peer req/s | peer µs/request | ratio to peer |")
+    print("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+    ratios: dict[str, float | None] = {}
+    for row in rows():
+        ours, base = med(results.get((row.name, THIS))), med(results.get((row.name, BASE)))
+        if ours is None:
+            continue
+        to_base = ratio(ours, base)
+        ratios[row.name] = to_base
+        measured = [(label, med(results.get((row.name, label)))) for label, _, _ in row.peers]
+        peers = [(label, peer) for label, peer in measured if peer] or [("n/a", None)]
+        for label, peer in peers:
+            to_peer = ratio(ours, peer)
+            ratios[f"{row.name} / {label}"] = to_peer
+            cells = [row.name, *fmt(ours), *fmt(base), f"{to_base:.2f}x" if to_base else "n/a"]
+            cells += [label if peer else "n/a", *fmt(peer), f"{to_peer:.2f}x" if to_peer else "n/a"]
+            print("| " + " | ".join(cells) + " |")
+    soak_ratio = None
+    if soaks:
+        this_rps = statistics.median(r.rps for r in soaks[THIS]) if soaks.get(THIS) else None
+        base_rps = statistics.median(r.rps for r in soaks[BASE]) if soaks.get(BASE) else None
+        soak_ratio = this_rps / base_rps if this_rps and base_rps else None
+        cells = [f"soak mix (`{soak_command}`)", f"{this_rps:,.0f}" if this_rps else "n/a", "n/a"]
+        cells += [f"{base_rps:,.0f}" if base_rps else "n/a", "n/a", f"{soak_ratio:.2f}x" if soak_ratio else "n/a"]
+        print("| " + " | ".join([*cells, "n/a", "n/a", "n/a", "n/a"]) + " |")
+        print("\n| soak | req/s by run | median req/s | client core share by run | checks passed |")
+        print("|---|---|---:|---|---|")
+        for label, runs in soaks.items():
+            print(
+                f"| {label} | {', '.join(f'{r.rps:,.0f}' for r in runs)} | "
+                f"{statistics.median(r.rps for r in runs):,.0f} | "
+                f"{', '.join(f'{100 * r.client_share:.0f} %' for r in runs)} | "
+                f"{sum(r.passed for r in runs)} of {len(runs)} |"
+            )
+        saturated = [r for runs in soaks.values() for r in runs if r.client_share >= CLIENT_VOID_SHARE]
+        if saturated:
+            soak_ratio = None
+            print(f"\nsoak figure void: {len(saturated)} run(s) with the client at ≥ 90 % of its core")
+
+    print("\ntargets:")
+    targets = [
+        ("miss path, SQLite ≥ 4× baseline", ratios.get("miss path GET /items/{id}, SQLite"), 4.0),
+        ("miss path, PostgreSQL ≥ 4× baseline", ratios.get("miss path GET /items/{id}, PostgreSQL"), 4.0),
+        ("GET /health ≥ 3× baseline", ratios.get("GET /health"), 3.0),
+        ("PATCH ≥ 3× baseline", ratios.get("PATCH /items/{id}"), 3.0),
+        ("GET /cache/stats ≥ 0.85× bare Litestar", ratios.get("GET /cache/stats / bare Litestar GET /stats"), 0.85),
+        (
+            "cached GET ≥ 1.0× textbook peer",
+            ratios.get("cached GET /items/{id} / textbook cached GET /items/1"),
+            1.0,
+        ),
+        ("soak ≥ 3× baseline", soak_ratio, 3.0),
+    ]
+    for name, value, bar in targets:
+        verdict = "not measured" if value is None else f"{value:.2f}x, " + ("met" if value >= bar else "MISSED")
+        print(f"- {name}: {verdict}")
+
+
+def src_digest() -> str:
+    """A digest of the working tree's src/ (others edit it while the bench runs: a change shows up here)."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for path in sorted((REPO / "src").rglob("*.py")):
+        digest.update(str(path).encode())
+        with suppress(OSError):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Set up the contenders, measure, report; everything started is stopped in the end."""
+    started = time.monotonic()
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--short", "--", "src"], capture_output=True, text=True
+    ).stdout.split("\n")
+    dirty = [line for line in dirty if line.strip()]
+    digest = src_digest()
+    print(
+        f"this change: working tree at {head.stdout.strip()}, {len(dirty)} uncommitted path(s) under src/, "
+        f"src/ digest {digest}"
+    )
+    if not shutil.which("wrk"):
+        print("SKIPPED: wrk is not installed (apt-get install wrk); no row can be measured")
+        return 0
+    if not pin(SERVER_CORE):
+        print("note: taskset or a second core is missing: servers and wrk run unpinned")
+    with tempfile.TemporaryDirectory(prefix="fast-path-") as tmp, ExitStack() as stack:
+        folder = Path(tmp)
+        servers: dict[str, Server] = {}
+        perfshop = Path(sys.executable).parent / "perfshop"
+
+        def sqlite(name: str) -> str:
+            return f"sqlite+aiosqlite:///{folder / (name + '.db')}"
+
+        servers["this"] = perfshop_server("this change", perfshop, folder, sqlite("this"), miss=False)
+        if not args.smoke:
+            servers["this-miss-sqlite"] = perfshop_server(
+                "this change, miss, SQLite", perfshop, folder, sqlite("this-miss"), miss=True
+            )
+        pg_problem = pg_reachable(args.postgres)
+        if pg_problem:
+            print(f"SKIPPED: PostgreSQL rows, {args.postgres} does not answer ({pg_problem})")
+        else:
+            print("PostgreSQL: the database server runs unpinned (its CPU is not in the µs/request)")
+            url = stack.enter_context(pg_database(args.postgres, f"perfshop_fast_path_{os.getpid()}_this"))
+            servers["this-miss-pg"] = perfshop_server("this change, miss, PostgreSQL", perfshop, folder, url, miss=True)
+
+        if args.baseline:
+            tree = stack.enter_context(baseline_tree(args.baseline, folder))
+            base_perfshop = tree / ".venv" / "bin" / "perfshop"
+            name = f"baseline {args.baseline}"
+            servers["base"] = perfshop_server(name, base_perfshop, folder, sqlite("base"), miss=False, cwd=tree)
+            servers["base-miss-sqlite"] = perfshop_server(
+                f"{name}, miss, SQLite", base_perfshop, folder, sqlite("base-miss"), miss=True, cwd=tree
+            )
+            if not pg_problem:
+                url = stack.enter_context(pg_database(args.postgres, f"perfshop_fast_path_{os.getpid()}_base"))
+                servers["base-miss-pg"] = perfshop_server(
+                    f"{name}, miss, PostgreSQL", base_perfshop, folder, url, miss=True, cwd=tree
+                )
+        elif not args.smoke:
+            print("no --baseline: baseline columns are n/a")
+
+        if args.peers:
+            peers = Path(args.peers).resolve()
+            textbook, bare = peers / "textbook-fastapi", peers / "bare-litestar"
+            textbook_py = peer_venv(textbook / "requirements.txt", folder / "venv-textbook")
+            bare_py = peer_venv(bare / "requirements.txt", folder / "venv-bare")
+            servers["textbook"] = peer_server(
+                "textbook FastAPI", textbook_py, textbook, "cache_app:app", "/cache/stats", folder,
+                ITEMS_DB=str(folder / "textbook-items.db"),
+            )  # fmt: skip
+            servers["bare"] = peer_server("bare Litestar", bare_py, bare, "app:app", "/stats", folder)
+        elif not args.smoke:
+            print("no --peers: peer columns are n/a")
+        print(f"set-up took {time.monotonic() - started:.0f} s")
+
+        # Stopped here, before the ExitStack drops the PostgreSQL databases and removes the worktree.
+        try:
+            for server in servers.values():
+                server.start()
+            for server in servers.values():
+                server.wait_ready()
+            print("\n| server | port | stack (mapped in /proc/PID/maps) |\n|---|---:|---|")
+            for server in servers.values():
+                print(f"| {server.name} | {server.port} | {server.stack()} |")
+            print()
+            for line in sanity_checks(servers):
+                print(f"check: {line}")
+
+            seconds = 1 if args.smoke else args.seconds
+            rounds = 1 if args.smoke else args.rounds
+            print(f"\n{rounds} round(s) of wrk -t1 -c{CONNECTIONS} -d{seconds}s, rotated; medians")
+            only = SMOKE_ROWS if args.smoke else ()
+            results = run_rounds(servers, rounds, seconds, warm_up=not args.smoke, folder=folder, only=only)
+
+            soaks: dict[str, list[SoakRun]] = {}
+            soak_command = f"python bench/soak.py --requests {args.soak_requests}"
+            if args.smoke:
+                print("soak skipped in --smoke (make test runs bench/soak.py --smoke on its own)")
+            elif args.soak_requests > 0:
+                for server in servers.values():  # the soak starts its own server on the same core
+                    server.stop()
+                trees = {THIS: REPO} | ({BASE: folder / "baseline"} if args.baseline else {})
+                print(f"\nsoak: `{soak_command}` in each tree with its venv, {rounds} runs each, alternating")
+                for round_ in range(rounds):
+                    order = list(trees) if round_ % 2 == 0 else list(trees)[::-1]
+                    for label in order:
+                        if label == THIS and (now := src_digest()) != digest:
+                            print(f"  note: src/ changed since the servers started (digest {now})")
+                        outcome = soak(trees[label], args.soak_requests, folder)
+                        soaks.setdefault(label, []).append(outcome)
+                        print(
+                            f"  soak {label}: client {100 * outcome.client_share:.0f} % of its core; {outcome.figures}"
+                        )
+            report(results, soaks, soak_command)
+        finally:
+            for server in servers.values():
+                server.stop()
+    print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if (now := src_digest()) != digest:
+        print(f"note: src/ changed during the run (digest {digest} at the start, {now} at the end)")
+    print(f"run time: {time.monotonic() - started:.0f} s")
+    return 0
+
+
+def main() -> None:
+    """Parse the options and run; SIGTERM ends the run through the clean-up path."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", metavar="REV", help="the perfshop commit to compare with (a git worktree)")
+    parser.add_argument("--peers", metavar="DIR", help="folder with textbook-fastapi/ and bare-litestar/")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration of one run")
+    parser.add_argument("--soak-requests", type=int, default=10_000, help="bench/soak.py --requests (0: no soak)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        help="admin DSN of the PostgreSQL server the PostgreSQL rows create their databases on",
+    )
+    parser.add_argument("--smoke", action="store_true", help="seconds: this change only, one 1 s round, no soak")
+    args = parser.parse_args()
+    if args.smoke:
+        args.baseline = args.peers = None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    sys.exit(run(args))
+
+
+if __name__ == "__main__":
+    main()
