@@ -6,14 +6,13 @@ import logging
 import os
 import sys
 
-from dishka import Provider, make_async_container
-from dishka.integrations.litestar import setup_dishka
+from dishka import AsyncContainer, Provider, make_async_container
 from litestar import Litestar, Router
 from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from litestar.types import Message, Scope
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.metrics import PublishMetrics
@@ -109,7 +108,8 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         request_max_body_size=settings.max_body_bytes,
         before_send=[forbid_content_sniffing],
     )
-    setup_dishka(container, app)
+    app.state.dishka_container = container
+    app.asgi_handler = with_app_container(app.asgi_handler, container)
     if settings.profiling:
         # Around Litestar's router and exception handling, so that 404s and 405s are timed too.
         profiler = ProfilingMiddleware(app.asgi_handler, slow_request_ms=settings.slow_request_ms)
@@ -122,6 +122,20 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         if settings.redis_url is not None:
             app.on_startup.append(start_publishing)
     return app
+
+
+def with_app_container(app: ASGIApp, container: AsyncContainer) -> ASGIApp:
+    """Hand every request the app-scoped container, where `@inject` looks for its dependencies.
+
+    Every provider is app-scoped, so the request-scoped container that dishka's own middleware opens around each
+    request (with a `Request` built for it) would hold nothing and only cost time on every request.
+    """
+
+    async def handler(scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("state", {})["dishka_container"] = container
+        await app(scope, receive, send)
+
+    return handler
 
 
 async def publish_every(publish: PublishMetrics, interval_s: float) -> None:
