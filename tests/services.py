@@ -67,6 +67,15 @@ def fresh_postgres_database(label: str) -> Iterator[str]:
         _run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+async def postgres_value(url: str, query: str) -> Any:
+    """The one value `query` answers, asked on a connection of its own to the database at SQLAlchemy `url`."""
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1), timeout=30)
+    try:
+        return await conn.fetchval(query)
+    finally:
+        await conn.close()
+
+
 async def empty_postgres_tables(url: str) -> None:
     """Remove every row a previous test left, so that each test starts from empty tables."""
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1), timeout=30)

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -26,7 +25,7 @@ from presentation.app import create_app
 from presentation.settings import Settings
 from tests.fakes import FakeOrderStream, Override
 from tests.http.asgi import stream_get
-from tests.services import empty_postgres_tables, eventually
+from tests.services import empty_postgres_tables, eventually, postgres_value
 
 T = TypeVar("T")
 Client = AsyncTestClient  # type: ignore[type-arg]
@@ -347,13 +346,10 @@ async def test_a_client_that_leaves_cancels_the_copy_on_postgresql(postgres_url:
 
 async def running_copies(url: str) -> int:
     """COPY statements that PostgreSQL is still running in the database at `url`."""
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
-    try:
-        return int(
-            await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                "AND state <> 'idle' AND query ILIKE 'COPY%'"
-            )
+    return int(
+        await postgres_value(
+            url,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND state <> 'idle' AND query ILIKE 'COPY%'",
         )
-    finally:
-        await conn.close()
+    )

@@ -3,7 +3,6 @@ read (never a write) repeated once when the pool hands out a connection the serv
 
 from collections.abc import AsyncIterator, Iterator
 
-import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.engine import make_url
@@ -15,7 +14,7 @@ from infrastructure.sqla.items import SqlaItemRepository
 from presentation.app import create_app
 from presentation.settings import Settings
 from tests.proxy import CuttableProxy
-from tests.services import empty_postgres_tables
+from tests.services import empty_postgres_tables, postgres_value
 
 pytestmark = pytest.mark.postgres
 
@@ -67,16 +66,13 @@ async def repository(postgres_url: str) -> AsyncIterator[SqlaItemRepository]:
 
 async def kill_pooled_connections(postgres_url: str) -> int:
     """Terminate every other session on the run's database (the pool's idle connection), waiting until it is gone."""
-    admin = await asyncpg.connect(postgres_url.replace("postgresql+asyncpg://", "postgresql://", 1))
-    try:
-        return int(
-            await admin.fetchval(
-                "SELECT count(pg_terminate_backend(pid, 30000)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+    return int(
+        await postgres_value(
+            postgres_url,
+            "SELECT count(pg_terminate_backend(pid, 30000)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()",
         )
-    finally:
-        await admin.close()
+    )
 
 
 async def test_a_read_on_a_dead_pooled_connection_is_retried_on_a_fresh_one(
