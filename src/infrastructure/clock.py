@@ -13,8 +13,13 @@ class MonotonicClock(Clock):
     __call__ = staticmethod(time.monotonic)
 
     async def sleep(self, seconds: float) -> None:
-        """Wait `seconds` of real time without blocking the event loop."""
-        await asyncio.sleep(seconds)
+        """Wait at least `seconds` by this clock without blocking the event loop."""
+        deadline = time.monotonic() + seconds
+        left = seconds
+        # uvloop rounds its timers to the millisecond and may wake a little early: wait out the rest.
+        while left > 0:
+            await asyncio.sleep(left)
+            left = deadline - time.monotonic()
 
 
 # The default of adapters built without a clock (the brief's `CacheManager(default_ttl=300)`): it holds no state.

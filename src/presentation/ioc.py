@@ -194,9 +194,9 @@ class ProfilingProvider(Provider):
         return SqlaOrderStats(engine)
 
     @provide
-    def upstream(self) -> UpstreamPort:
+    def upstream(self, clock: Clock) -> UpstreamPort:
         """The simulated slow upstream service (500 ms)."""
-        return SimulatedUpstream(latency_s=0.5)
+        return SimulatedUpstream(clock, latency_s=0.5)
 
     @provide
     def slow_query(self, stats: OrderStatsPort, clock: Clock) -> RunSlowQuery:
