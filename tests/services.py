@@ -129,7 +129,7 @@ class PrivateRedis:
         while not redis_reachable(self.url):
             if time.monotonic() > deadline or self._process.poll() is not None:
                 raise AssertionError(f"redis-server on port {self.port} did not start")
-            time.sleep(0.05)
+            time.sleep(0.05)  # polled: the condition is another process's state, which signals nothing here
 
     def pause(self) -> None:
         """Freeze the server (SIGSTOP): connections stay open, nothing answers."""
@@ -168,8 +168,17 @@ async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool
     deadline = time.monotonic() + within
     while not done(result := await probe()):
         assert time.monotonic() < deadline, f"still {result!r} after {within} s"
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # polled: the probe asks a server or another process, which signals nothing here
     return result
+
+
+async def until(condition: Callable[[], bool], within: float = 60.0) -> None:
+    """Yield to the event loop until `condition()` holds; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"the condition did not hold within {within} s"
+        # Polled: the conditions are counters of the code under test, which signals nothing a test could await.
+        await asyncio.sleep(0.001)
 
 
 def wait_until(done: Callable[[], bool], what: str, within: float = 60.0) -> None:
@@ -177,4 +186,4 @@ def wait_until(done: Callable[[], bool], what: str, within: float = 60.0) -> Non
     deadline = time.monotonic() + within
     while not done():
         assert time.monotonic() < deadline, f"{what}: not within {within} s"
-        time.sleep(0.05)
+        time.sleep(0.05)  # polled: the condition is another process's state, which signals nothing here

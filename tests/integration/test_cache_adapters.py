@@ -14,8 +14,7 @@ from infrastructure.redis.cache import RedisCache
 from infrastructure.redis.client import make_redis_client
 from tests.fakes import FakeClock, ParkedRow
 from tests.redis_time import pass_redis_time
-from tests.services import REDIS_URL, fresh_redis_prefix
-from tests.waiting import until
+from tests.services import REDIS_URL, fresh_redis_prefix, until
 
 # Time passes only when a test says so: on the fake clock for the adapter and its L1, and inside Redis by moving
 # every expiry under the test's prefix into the past on the server.

@@ -26,8 +26,7 @@ from infrastructure.redis.protocol import ScriptArgs
 from tests.fakes import FakeClock, ParkedRow
 from tests.redis_time import pass_redis_time
 from tests.servers import free_port, start_perfshop, stop, wait_healthy
-from tests.services import REDIS_URL, eventually, fresh_redis_prefix
-from tests.waiting import until
+from tests.services import REDIS_URL, eventually, fresh_redis_prefix, until
 
 pytestmark = pytest.mark.redis
 

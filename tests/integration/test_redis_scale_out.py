@@ -15,8 +15,7 @@ from presentation.app import create_app
 from presentation.settings import Settings
 from tests.fakes import FakeClock, Override
 from tests.servers import free_port, start_uvicorn, stop, wait_healthy
-from tests.services import REDIS_URL, PrivateRedis, eventually, fresh_redis_prefix, private_redis
-from tests.waiting import until
+from tests.services import REDIS_URL, PrivateRedis, eventually, fresh_redis_prefix, private_redis, until
 
 pytestmark = [pytest.mark.redis, pytest.mark.server]
 
