@@ -14,9 +14,10 @@ Contenders, each served on core 0 (`taskset -c 0`) and bound to 127.0.0.1:
 Every row is `wrk -t1 -c64` on core 1 (a Lua script where the row needs several ids or a body), for `--seconds`
 per run, in `--rounds` rounds with the order of the rows and of the contenders within a row rotated each round;
 figures are medians. The server's CPU per request is the utime+stime delta of the server process and its
-descendants (/proc/PID/stat) over the run, divided by the requests wrk completed. Last, `bench/soak.py` runs with
-the same command in both trees, alternating, and its requests/s is recorded with the share of its core the soak
-client used (a client at 90 % or more of its core voids the figure: it measured the client).
+descendants (/proc/PID/stat) over the run, divided by the requests wrk completed. Last, this tree's `bench/soak.py`
+runs the same command against both trees' servers (`--tree`: the baseline's `perfshop serve` from its own venv),
+alternating, and its requests/s is recorded with the share of its core the soak client used (a client at 90 % or
+more of its core voids the figure: it measured the client).
 
 `--smoke` runs in seconds without baseline and peers: one 1 s round of /health, cached GET and (when PostgreSQL
 answers) the PostgreSQL miss path against this change; a missing wrk or PostgreSQL is a skip line, not a failure.
@@ -333,9 +334,9 @@ def baseline_tree(rev: str, folder: Path) -> Iterator[Path]:
     try:
         uv = uv_command()
         run_quietly([*uv, "venv", "--quiet", "--python", os.path.realpath(sys.executable)], cwd=tree)
-        # Runtime dependencies from the commit's own lock, plus the dev group: bench/soak.py's client imports
-        # httpx and tests/ (pytest, asyncpg, redis). Neither group of that lock holds uvloop or httptools.
-        run_quietly([*uv, "sync", "--quiet", "--frozen", "--no-default-groups", "--group", "dev"], cwd=tree)
+        # Runtime dependencies from the commit's own lock only: the soak's client is this tree's bench/soak.py, which
+        # serves the baseline with `--tree`. Neither group of that lock holds uvloop or httptools.
+        run_quietly([*uv, "sync", "--quiet", "--frozen", "--no-default-groups"], cwd=tree)
         yield tree
     finally:
         subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=False)
@@ -385,48 +386,38 @@ class SoakRun:
     rps: float
     client_share: float
     passed: bool
-    figures: str  # the soak's own Markdown row: requests, req/s, 5xx, statuses, RSS, stale, mismatches, lost
+    figures: str  # the soak's own Markdown row: requests, req/s, client CPU, 5xx, statuses, RSS, stale, mismatches...
 
 
 def soak(tree: Path, requests: int, folder: Path) -> SoakRun:
-    """`python bench/soak.py --requests N` in `tree` with its venv; its client's core share sampled every 0.5 s.
+    """This tree's `bench/soak.py --requests N --tree TREE`; bounded in time.
 
-    The share is the median over the 0.5 s intervals in which the client used at least 10 % of its core (start-up
-    and the wait for the server's seeding are idle and left out), so mostly the drive of the mix.
+    The client's core share is the soak's own figure: its CPU time over the drive of the mix divided by the drive's
+    wall time (start-up, seeding and the checks left out).
     """
-    python = tree / ".venv" / "bin" / "python"
-    command = [str(python), "bench/soak.py", "--requests", str(requests)]
+    command = [sys.executable, str(REPO / "bench" / "soak.py"), "--requests", str(requests), "--tree", str(tree)]
     out = folder / "soak.out"
     with out.open("w") as sink:
         process = subprocess.Popen(
-            command, cwd=tree, env=clean_env(), stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=REPO, env=clean_env(), stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
         )
-        shares: list[float] = []
         try:
-            deadline = time.monotonic() + 1800
-            last_cpu, last_time = process_cpu(process.pid), time.monotonic()
-            while process.poll() is None:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{' '.join(command)} did not finish within 30 minutes")
-                time.sleep(0.5)
-                cpu, now = process_cpu(process.pid), time.monotonic()
-                if process.poll() is None:
-                    shares.append((cpu - last_cpu) / (now - last_time))
-                last_cpu, last_time = cpu, now
+            process.wait(timeout=1800)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"{' '.join(command)} did not finish within 30 minutes") from None
         finally:
             if process.poll() is None:
                 with suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)  # the soak and the server it started
                 process.wait(timeout=30)
     text = out.read_text()
-    match = re.search(r"^\| [\d,]+ \| ([\d,]+) \|.*$", text, re.MULTILINE)
+    match = re.search(r"^\| [\d,]+ \| ([\d,]+) \| (\d+) % \|.*$", text, re.MULTILINE)
     if not match:
         raise RuntimeError(f"no soak figures in the output of {' '.join(command)}:\n{text[-3000:]}")
-    busy = [share for share in shares if share >= 0.10]
     if process.returncode != 0:
-        print(f"  note: soak in {tree.name} exited {process.returncode}:\n{text[-1500:]}")
-    return SoakRun(float(match.group(1).replace(",", "")), statistics.median(busy) if busy else 0.0,
-                   process.returncode == 0, match.group(0))  # fmt: skip
+        print(f"  note: soak of {tree.name} exited {process.returncode}:\n{text[-1500:]}")
+    return SoakRun(float(match.group(1).replace(",", "")), int(match.group(2)) / 100, process.returncode == 0,
+                   match.group(0))  # fmt: skip
 
 
 # --- the run --------------------------------------------------------------------------------------------------------
@@ -707,7 +698,7 @@ def run(args: argparse.Namespace) -> int:
                 for server in servers.values():  # the soak starts its own server on the same core
                     server.stop()
                 trees = {THIS: REPO} | ({BASE: folder / "baseline"} if args.baseline else {})
-                print(f"\nsoak: `{soak_command}` in each tree with its venv, {rounds} runs each, alternating")
+                print(f"\nsoak: `{soak_command} --tree TREE` on each tree's server, {rounds} runs each, alternating")
                 for round_ in range(rounds):
                     order = list(trees) if round_ % 2 == 0 else list(trees)[::-1]
                     for label in order:
