@@ -1,4 +1,4 @@
-# 실행 방법: uv run python bench/fast_path_bench.py --baseline REV --peers DIR [--rounds 5] [--seconds 5] [--smoke]
+# 실행 방법: uv run bench/fast_path_bench.py --baseline REV --peers DIR [--granian] [--rounds 5] [--seconds 5] [--smoke]
 """perfshop's hot paths over HTTP against a base commit of perfshop and against the peers, in one run.
 
 Contenders, each served on core 0 (`taskset -c 0`) and bound to 127.0.0.1:
@@ -9,7 +9,10 @@ Contenders, each served on core 0 (`taskset -c 0`) and bound to 127.0.0.1:
   that commit's lock (`uv sync --frozen`), so that it runs the server stack it shipped with; removed afterwards;
 - the peers (`--peers DIR`): the textbook FastAPI `cache_app.py` and bare Litestar `app.py`, each in a venv of its
   own under a temporary folder (`uv venv` + `uv pip install -r requirements.txt`), served by uvicorn on uvloop and
-  httptools like perfshop.
+  httptools like perfshop;
+- this change on Granian (`--granian`): the same app factory and settings served by `granian --interface asgi
+  --factory --loop uvloop --http 1 --workers 1 --no-access-log` instead of `perfshop serve`'s uvicorn, with servers
+  of its own for the miss rows; the run then also prints a table of uvicorn against Granian, row by row.
 
 Every row is `wrk -t1 -c64` on core 1 (a Lua script where the row needs several ids or a body), for `--seconds`
 per run, in `--rounds` rounds with the order of the rows and of the contenders within a row rotated each round;
@@ -20,12 +23,14 @@ alternating, and its requests/s is recorded with the share of its core the soak 
 more of its core voids the figure: it measured the client).
 
 `--smoke` runs in seconds without baseline and peers: one 1 s round of /health, cached GET and (when PostgreSQL
-answers) the PostgreSQL miss path against this change; a missing wrk or PostgreSQL is a skip line, not a failure.
+answers) the PostgreSQL miss path against this change, and on Granian too when granian is installed; a missing
+wrk, PostgreSQL or granian is a skip line, not a failure.
 """
 
 import argparse
 import asyncio
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -51,7 +56,7 @@ PATCH_FIRST, PATCH_IDS = 2, 50  # the write rows change ids 2..51 in turn; the c
 MISSING_ID = 1_000_000
 CLIENT_VOID_SHARE = 0.90
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-THIS, BASE = "this change", "baseline"
+THIS, BASE, GRANIAN = "this change", "baseline", "this change on Granian"
 SMOKE_ROWS = ("GET /health", "cached GET /items/{id}", "miss path GET /items/{id}, PostgreSQL")
 
 
@@ -152,13 +157,21 @@ class Server:
         assert self.process is not None
         maps = "".join(Path(f"/proc/{pid}/maps").read_text() for pid in process_tree(self.process.pid))
         loop = "uvloop" if "uvloop" in maps else "asyncio loop"
-        parser = "httptools" if "httptools" in maps else "no httptools (h11)"
+        if "httptools" in maps:
+            parser = "httptools"
+        elif "granian" in maps:
+            parser = "Granian's own HTTP/1 (Rust)"
+        else:
+            parser = "no httptools (h11)"
         return f"{loop}, {parser}"
 
 
 @dataclass(frozen=True)
 class Row:
-    """One comparison: this change, the baseline and the peers, each a server and a load."""
+    """One comparison: this change, the baseline and the peers, each a server and a load.
+
+    This change on Granian runs `this`'s load on the server whose key has `granian` in place of `this`.
+    """
 
     name: str
     this: tuple[str, Load] | None
@@ -288,11 +301,8 @@ def measure(server: Server, load: Load, seconds: int, folder: Path) -> tuple[flo
 # --- contenders ---------------------------------------------------------------------------------------------------
 
 
-def perfshop_server(
-    name: str, perfshop: Path, folder: Path, database_url: str, *, miss: bool, cwd: Path | None = None
-) -> Server:
-    """`perfshop serve` with profiling on (the default), 1,000 seeded items, logging at WARNING."""
-    port = free_port()
+def perfshop_env(port: int, database_url: str, *, miss: bool) -> dict[str, str]:
+    """perfshop's settings for a bench server: profiling on (the default), 1,000 seeded items, logging at WARNING."""
     env = {
         **clean_env(),
         "PERFSHOP_DATABASE_URL": database_url,
@@ -304,7 +314,26 @@ def perfshop_server(
     }
     if miss:
         env["PERFSHOP_CACHE_MAX_ENTRIES"] = "1"
+    return env
+
+
+def perfshop_server(
+    name: str, perfshop: Path, folder: Path, database_url: str, *, miss: bool, cwd: Path | None = None
+) -> Server:
+    """`perfshop serve` (uvicorn on uvloop and httptools, one worker) with the bench settings."""
+    port = free_port()
+    env = perfshop_env(port, database_url, miss=miss)
     return Server(name, [str(perfshop), "serve"], env, port, "/health", folder, cwd=cwd)
+
+
+def granian_server(name: str, folder: Path, database_url: str, *, miss: bool) -> Server:
+    """perfshop's app factory under Granian: the closest match to `perfshop serve` (1 worker, uvloop, HTTP/1)."""
+    port = free_port()
+    env = perfshop_env(port, database_url, miss=miss)
+    command = [str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--factory"]
+    command += ["--loop", "uvloop", "--http", "1", "--workers", "1", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--log-level", "warning", "--no-access-log", "presentation.app:create_app"]
+    return Server(name, command, env, port, "/health", folder)
 
 
 def peer_server(name: str, python: Path, app_dir: Path, module: str, ready: str, folder: Path, **extra: str) -> Server:
@@ -456,8 +485,9 @@ def rows() -> list[Row]:
 
 def contenders(row: Row, servers: dict[str, Server]) -> list[tuple[str, Server, Load]]:
     """(label, server, load) of the row's contenders whose server runs."""
+    on_granian = (row.this[0].replace("this", "granian", 1), row.this[1]) if row.this else None
     found = []
-    for label, spec in ((THIS, row.this), (BASE, row.base)):
+    for label, spec in ((THIS, row.this), (GRANIAN, on_granian), (BASE, row.base)):
         if spec is not None and spec[0] in servers:
             found.append((label, servers[spec[0]], spec[1]))
     found += [(label, servers[key], load) for label, key, load in row.peers if key in servers]
@@ -474,14 +504,35 @@ def sanity_checks(servers: dict[str, Server]) -> list[str]:
             http_get(port, "/items/2")
             status, headers = http_get(port, "/items/1")
             lines.append(f"{server.name}: /items/1 after /items/2 -> {status} X-Cache {headers.get('x-cache')}")
-        elif key in ("this", "base", "textbook"):
+        elif key in ("this", "granian", "base", "textbook"):
             http_get(port, "/items/1")
             status, headers = http_get(port, "/items/1")
-            lines.append(f"{server.name}: /items/1 again -> {status} X-Cache {headers.get('x-cache')}")
+            lines.append(
+                f"{server.name}: /items/1 again -> {status} X-Cache {headers.get('x-cache')}"
+                f", X-Response-Time {headers.get('x-response-time')}"
+            )
             if key == "textbook":
                 lines.append(f"{server.name}: /items/{MISSING_ID} -> {http_get(port, f'/items/{MISSING_ID}')[0]}")
         elif key == "bare":
             lines.append(f"{server.name}: /stats -> {http_get(port, '/stats')[0]}")
+    if "this" in servers and "granian" in servers:
+        lines += same_answers(servers["this"], servers["granian"])
+    return lines
+
+
+def same_answers(uvicorn: Server, granian: Server) -> list[str]:
+    """Statuses and header names of the same requests on uvicorn and on Granian; raises when a status differs."""
+    lines = []
+    for path in ("/health", "/items/1", f"/items/{MISSING_ID}", "/cache/stats"):
+        (status, ours), (their_status, theirs) = http_get(uvicorn.port, path), http_get(granian.port, path)
+        if status != their_status:
+            raise RuntimeError(f"{path}: {status} on uvicorn, {their_status} on Granian")
+        only_uvicorn, only_granian = sorted(ours.keys() - theirs.keys()), sorted(theirs.keys() - ours.keys())
+        lines.append(
+            f"uvicorn and Granian: {path} -> {status} on both; header names only on uvicorn: "
+            f"{', '.join(only_uvicorn) or 'none'}; only on Granian: {', '.join(only_granian) or 'none'}; "
+            f"Server {ours.get('server')} / {theirs.get('server')}"
+        )
     return lines
 
 
@@ -550,6 +601,8 @@ def report(
             cells = [row.name, *fmt(ours), *fmt(base), f"{to_base:.2f}x" if to_base else "n/a"]
             cells += [label if peer else "n/a", *fmt(peer), f"{to_peer:.2f}x" if to_peer else "n/a"]
             print("| " + " | ".join(cells) + " |")
+    if any(label == GRANIAN for _, label in results):
+        granian_table(results)
     soak_ratio = None
     if soaks:
         this_rps = statistics.median(r.rps for r in soaks[THIS]) if soaks.get(THIS) else None
@@ -589,6 +642,21 @@ def report(
     for name, value, bar in targets:
         verdict = "not measured" if value is None else f"{value:.2f}x, " + ("met" if value >= bar else "MISSED")
         print(f"- {name}: {verdict}")
+
+
+def granian_table(results: dict[tuple[str, str], list[tuple[float, float]]]) -> None:
+    """This change on uvicorn against this change on Granian: medians, and the ratio of each round's pair."""
+    print("\n| row | uvicorn req/s | uvicorn µs/request | Granian req/s | Granian µs/request | Granian/uvicorn req/s "
+          "| per-round req/s ratio, min–max | Granian/uvicorn µs/request |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows():
+        ours, theirs = results.get((row.name, THIS), []), results.get((row.name, GRANIAN), [])
+        if not (uvicorn := med(ours)) or not (granian := med(theirs)):
+            continue
+        paired = [g[0] / u[0] for u, g in zip(ours, theirs, strict=True)]  # the same round, rows rotated together
+        cells = [row.name, *fmt(uvicorn), *fmt(granian), f"{granian[0] / uvicorn[0]:.2f}x"]
+        cells += [f"{min(paired):.2f}–{max(paired):.2f}x", f"{granian[1] / uvicorn[1]:.2f}x"]
+        print("| " + " | ".join(cells) + " |")
 
 
 def src_digest() -> str:
@@ -640,6 +708,18 @@ def run(args: argparse.Namespace) -> int:
             print("PostgreSQL: the database server runs unpinned (its CPU is not in the µs/request)")
             url = stack.enter_context(pg_database(args.postgres, f"perfshop_fast_path_{os.getpid()}_this"))
             servers["this-miss-pg"] = perfshop_server("this change, miss, PostgreSQL", perfshop, folder, url, miss=True)
+
+        if args.granian and importlib.util.find_spec("granian") is None:
+            print("SKIPPED: the Granian contender, granian is not installed (uv sync --group bench)")
+        elif args.granian:
+            servers["granian"] = granian_server(GRANIAN, folder, sqlite("granian"), miss=False)
+            if not args.smoke:
+                servers["granian-miss-sqlite"] = granian_server(
+                    f"{GRANIAN}, miss, SQLite", folder, sqlite("granian-miss"), miss=True
+                )
+            if not pg_problem:
+                url = stack.enter_context(pg_database(args.postgres, f"perfshop_fast_path_{os.getpid()}_granian"))
+                servers["granian-miss-pg"] = granian_server(f"{GRANIAN}, miss, PostgreSQL", folder, url, miss=True)
 
         if args.baseline:
             tree = stack.enter_context(baseline_tree(args.baseline, folder))
@@ -733,10 +813,14 @@ def main() -> None:
         default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
         help="admin DSN of the PostgreSQL server the PostgreSQL rows create their databases on",
     )
-    parser.add_argument("--smoke", action="store_true", help="seconds: this change only, one 1 s round, no soak")
+    parser.add_argument("--granian", action="store_true", help="also serve this change on Granian, same settings")
+    parser.add_argument(
+        "--smoke", action="store_true", help="seconds: this change (and on Granian) only, one 1 s round, no soak"
+    )
     args = parser.parse_args()
     if args.smoke:
         args.baseline = args.peers = None
+        args.granian = True
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(run(args))
 
