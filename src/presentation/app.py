@@ -22,6 +22,7 @@ from infrastructure.sqla.engine import prepare_database
 from presentation.http.auth import admin_only, metrics_viewers
 from presentation.http.cache import CacheAdminController, CacheController
 from presentation.http.dashboard import dashboard, dashboard_script, dashboard_styles, sign_in
+from presentation.http.di import AppScoped, current_app_scoped
 from presentation.http.errors import client_error_handler, domain_error_handler, internal_error_handler
 from presentation.http.export import ExportController
 from presentation.http.health import health
@@ -103,7 +104,7 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         openapi_config=OpenAPIConfig(title="perfshop", version="0.1.0", path="/schema"),
         request_max_body_size=settings.max_body_bytes,
     )
-    app.state.dishka_container = container
+    app.state.dishka_container = container  # where dishka's integrations, and tests, look for it
     app.asgi_handler = with_app_container(app.asgi_handler, container)
     if settings.profiling:
         # Around Litestar's router and exception handling, so that 404s and 405s are timed too.
@@ -120,23 +121,25 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
 
 
 def with_app_container(app: ASGIApp, container: AsyncContainer) -> ASGIApp:
-    """Hand every request the app-scoped container, where `@inject` looks for its dependencies, and serve every
-    response (errors and unmatched paths included) with `X-Content-Type-Options: nosniff`.
+    """Let `@inject` reach this app's objects while it serves a request, and serve every response (errors and
+    unmatched paths included) with `X-Content-Type-Options: nosniff`.
 
-    Every provider is app-scoped, so the request-scoped container that dishka's own middleware opens around each
-    request (with a `Request` built for it) would hold nothing and only cost time on every request; the header
-    is one tuple added here rather than a Litestar `before_send` hook that parses the headers of every response.
+    The header is one tuple added here rather than a Litestar `before_send` hook that parses the headers of
+    every response.
     """
+    app_scoped = AppScoped(container)
 
     async def handler(scope: Scope, receive: Receive, send: Send) -> None:
-        scope.setdefault("state", {})["dishka_container"] = container
-
         async def send_nosniff(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", ()), _NOSNIFF]}  # a copy: it may be reused
             await send(message)
 
-        await app(scope, receive, send_nosniff)
+        token = current_app_scoped.set(app_scoped)
+        try:
+            await app(scope, receive, send_nosniff)
+        finally:
+            current_app_scoped.reset(token)
 
     return handler
 

@@ -3,6 +3,7 @@
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 import time
@@ -60,6 +61,8 @@ def serve(settings: Settings) -> int:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level.lower(),
+        # uvicorn builds each access line's arguments before its logger drops an INFO line: above INFO, skip it.
+        access_log=logging.getLevelName(settings.log_level) <= logging.INFO,
         timeout_graceful_shutdown=settings.shutdown_grace_s,
         timeout_keep_alive=settings.keep_alive_s,
     )

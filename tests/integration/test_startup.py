@@ -65,14 +65,16 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
 
 @pytest.mark.server
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the server's mapped libraries from /proc")
-def test_serve_runs_on_uvloop_and_httptools(tmp_path: Path) -> None:
+def test_serve_runs_on_uvloop_and_httptools_with_access_lines_at_info(tmp_path: Path) -> None:
     port = free_port()
     env = {"PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/perfshop.db", "PERFSHOP_DEMO_ITEMS": "0"}
-    server = start_perfshop(port, {**env, "PERFSHOP_DEMO_ORDERS": "0"})
+    server = start_perfshop(port, {**env, "PERFSHOP_DEMO_ORDERS": "0", "PERFSHOP_LOG_LEVEL": "INFO"})
     try:
         wait_healthy(port, server)
         mapped = Path(f"/proc/{server.pid}/maps").read_text()
     finally:
         stop(server)
+    output = server.stdout.read().decode() if server.stdout else ""
     assert "/uvloop/loop." in mapped
     assert "/httptools/parser/parser." in mapped
+    assert '"GET /health HTTP/1.1" 200' in output, output  # above INFO the access lines are not built at all

@@ -2,13 +2,14 @@
 
 from typing import Annotated
 
-from dishka.integrations.litestar import FromDishka, inject
+from dishka import FromDishka
 from litestar import Controller, delete, get
 from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_401_UNAUTHORIZED, HTTP_403_FORBIDDEN
 
 from application.caching import GetCacheStats, Invalidated, InvalidateKey, InvalidateTag
 from domain.caching import CacheStats, StatsScope
+from presentation.http.di import inject
 from presentation.http.errors import error_spec
 
 ADMIN_ERRORS = {

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Annotated, Any
 
-from dishka.integrations.litestar import FromDishka, inject
+from dishka import FromDishka
 from litestar import Request, get, post
 from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
@@ -13,6 +13,7 @@ from litestar.response import File, Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from presentation.http.auth import METRICS_COOKIE, may_view_metrics, token_matches
+from presentation.http.di import inject
 from presentation.settings import Settings
 
 _STATIC = Path(__file__).parent / "static"

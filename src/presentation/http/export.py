@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
 
-from dishka.integrations.litestar import FromDishka, inject
+from dishka import FromDishka
 from litestar import Controller, get
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Schema
 from litestar.openapi.spec.enums import OpenAPIType
@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
 
 from application.export import CountExport, Export, ExportEstimate, StreamingCSVExporter
 from domain.orders import Dialect, Period
+from presentation.http.di import inject
 from presentation.http.errors import error_spec
 
 StartDate = Annotated[str | None, QueryParameter(description="first day, YYYY-MM-DD (UTC, inclusive)")]

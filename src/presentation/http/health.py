@@ -1,10 +1,11 @@
 """Liveness and database reachability."""
 
-from dishka.integrations.litestar import FromDishka, inject
+from dishka import FromDishka
 from litestar import Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from application.health import CheckHealth, Health
+from presentation.http.di import inject
 
 
 @get("/health", tags=["health"])

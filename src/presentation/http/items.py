@@ -2,13 +2,14 @@
 
 from typing import Annotated
 
-from dishka.integrations.litestar import FromDishka, inject
+from dishka import FromDishka
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from application.items import CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
 from domain.items import Item, ItemPage, ItemPatch, NewItem
 from presentation.http.cache import x_cache
+from presentation.http.di import inject
 from presentation.http.errors import NOT_FOUND
 
 # The ids the items table can hold: anything else is a client mistake, not a database error.

@@ -2,13 +2,14 @@
 
 from typing import Annotated
 
-from dishka.integrations.litestar import FromDishka, inject
+from dishka import FromDishka
 from litestar import Controller, get
 from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_401_UNAUTHORIZED
 
 from application.metrics import GetMetrics, GetPrometheusMetrics, Scope
 from domain.metrics import MetricsReport
+from presentation.http.di import inject
 from presentation.http.errors import error_spec
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"

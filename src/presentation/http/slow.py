@@ -1,6 +1,6 @@
 """Deliberately slow endpoints for exercising the profiler."""
 
-from dishka.integrations.litestar import FromDishka, inject
+from dishka import FromDishka
 from litestar import Controller, get
 
 from application.slow import (
@@ -11,6 +11,7 @@ from application.slow import (
     SerializeLargePayload,
     UpstreamReport,
 )
+from presentation.http.di import inject
 
 
 class SlowController(Controller):
