@@ -9,6 +9,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.util import greenlet_spawn
 
 from domain.ports import HealthProbe
 from infrastructure.sqla.errors import connection_lost
@@ -75,13 +76,19 @@ def make_engine(
 async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
     """A pooled connection's driver connection (aiosqlite or asyncpg), for one statement run on it directly; one
     that turns out dead is discarded instead of going back to the pool."""
-    async with engine.connect() as conn:
-        try:
-            yield (await conn.get_raw_connection()).driver_connection
-        except Exception as error:
-            if connection_lost(error):
-                await conn.invalidate()
-            raise
+    # The pool's own connection, not an AsyncConnection around it: a statement run on the driver needs neither
+    # the Connection object nor the greenlet hop to fetch the driver, and checkout plus return cost 22 µs of the
+    # event loop's time instead of 53 µs (docs/benchmarks.md). Same pool, size, timeout and invalidation.
+    pooled = await engine.raw_connection()
+    try:
+        yield pooled.driver_connection
+    except Exception as error:
+        if connection_lost(error):
+            await greenlet_spawn(pooled.invalidate)
+        raise
+    finally:
+        # In a greenlet: a return can close the connection (the pool was disposed), which awaits the driver.
+        await greenlet_spawn(pooled.close)
 
 
 async def read_retrying(engine: AsyncEngine, read: Callable[[Any], Awaitable[T]]) -> T:

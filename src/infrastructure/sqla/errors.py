@@ -32,7 +32,9 @@ def as_unavailable(error: BaseException) -> Unavailable | None:
     if isinstance(error, DBAPIError):
         if error.connection_invalidated or _sqlstate_unavailable(error.orig):
             return Unavailable("the database connection was lost; retry shortly")
-    elif isinstance(error, asyncpg.PostgresError) and _sqlstate_unavailable(error):
+    elif _sqlstate_unavailable(error):
+        # asyncpg's own errors on the driver connection, and the dialect's translation of them that a pool
+        # checkout raises (`AsyncAdapt_asyncpg_dbapi.Error`, which keeps the SQLSTATE): both carry `sqlstate`.
         return Unavailable("the database connection was lost; retry shortly")
     return None
 
