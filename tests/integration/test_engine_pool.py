@@ -2,6 +2,7 @@
 timeout they fail as `Unavailable` (a 503), never as an unexpected error."""
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,11 +11,12 @@ from sqlalchemy import event
 from domain.errors import Unavailable
 from domain.items import ItemPatch, NewItem
 from domain.orders import Period
-from infrastructure.sqla.engine import create_schema, is_sqlite, make_engine
+from infrastructure.sqla.engine import create_schema, is_sqlite, make_engine, run_read
 from infrastructure.sqla.items import SqlaItemRepository
 from infrastructure.sqla.order_stats import SqlaOrderStats
 from infrastructure.sqla.orders import SqliteOrderStream
 from infrastructure.sqla.pg_orders import PostgresOrderStream
+from tests.services import until
 
 
 async def test_more_concurrent_calls_than_connections_all_succeed_on_the_pool(database_url: str) -> None:
@@ -59,5 +61,33 @@ async def test_a_call_that_cannot_get_a_connection_in_time_is_unavailable(databa
             with pytest.raises(Unavailable):
                 await SqlaOrderStats(engine).totals_by_status()
         assert await items.get(1) is None  # served again once the connection is back
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_reads_running_together_share_one_connection_and_return_it(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'perfshop.db'}", pool_size=3)
+    pool = engine.sync_engine.pool
+    release = asyncio.Event()
+    started = 0
+    drivers: set[int] = set()
+
+    async def blocked_read(driver: Any) -> int:
+        nonlocal started
+        drivers.add(id(driver))
+        started += 1
+        await release.wait()
+        return int((await driver.execute_fetchall("SELECT 1"))[0][0])
+
+    try:
+        reads = [asyncio.create_task(run_read(engine, blocked_read)) for _ in range(20)]
+        await until(lambda: started == 20)
+        assert pool.checkedout() == 1  # type: ignore[attr-defined]
+        assert len(drivers) == 1
+        async with engine.connect() as conn:  # the other connections stay free for writes and exports
+            assert (await conn.exec_driver_sql("SELECT 2")).scalar_one() == 2
+        release.set()
+        assert await asyncio.gather(*reads) == [1] * 20
+        await until(lambda: pool.checkedout() == 0)  # type: ignore[attr-defined]
     finally:
         await engine.dispose()

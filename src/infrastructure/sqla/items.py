@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.items import Item, ItemPage, ItemPatch, NewItem
 from domain.ports import ItemRepository
-from infrastructure.sqla.engine import driver_connection, is_sqlite, read_retrying
+from infrastructure.sqla.engine import driver_connection, is_sqlite, run_read
 from infrastructure.sqla.errors import database_errors
 
 # Each statement is written once in PostgreSQL's numbered style; SQLite reads `?1` for `$1`. One statement per call
@@ -92,7 +92,7 @@ class SqlaItemRepository(ItemRepository):
 
     async def _read(self, sql: str, *params: object) -> Sequence[Sequence[Any]]:
         async with database_errors:
-            return await read_retrying(self._engine, lambda driver: self._run(driver, sql, params))
+            return await run_read(self._engine, lambda driver: self._run(driver, sql, params))
 
     async def _write(self, sql: str, *params: object) -> Sequence[Sequence[Any]]:
         # Never repeated: a write whose connection died may have committed, and a second one would store it twice.

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.orders import FORMULA_STARTS, Dialect, EncodedBatch, OrderRow, Period, encode_rows
 from domain.ports import OrderStreamPort
-from infrastructure.sqla.engine import driver_connection, read_retrying
+from infrastructure.sqla.engine import driver_connection, run_read
 from infrastructure.sqla.errors import database_errors
 
 # COPY chunks waiting for the client (each what one socket read brought, at most a few hundred kB), and the
@@ -167,7 +167,7 @@ class PostgresOrderStream(OrderStreamPort):
         where, args = _where(period)
         sql = f"SELECT count(*) FROM orders{where}"  # noqa: S608
         async with database_errors:
-            return int(await read_retrying(self._engine, lambda driver: driver.fetchval(sql, *args)))
+            return int(await run_read(self._engine, lambda driver: driver.fetchval(sql, *args)))
 
     async def sample(self, period: Period, dialect: Dialect, size: int) -> EncodedBatch:
         """The first and the last `size // 2` rows of the period, encoded."""
