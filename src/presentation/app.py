@@ -5,6 +5,7 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Sequence
 
 from dishka import AsyncContainer, Provider, make_async_container
 from litestar import Litestar, Router
@@ -50,7 +51,8 @@ def configure_logging(level: str) -> None:
     logging.getLogger("perfshop").setLevel(level)
 
 
-_NOSNIFF = (b"x-content-type-options", b"nosniff")
+# On every response, errors and unmatched paths included.
+EVERY_RESPONSE_HEADERS = ((b"x-content-type-options", b"nosniff"),)
 
 
 def create_app(*overrides: Provider, settings: Settings | None = None) -> Litestar:
@@ -105,10 +107,14 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         request_max_body_size=settings.max_body_bytes,
     )
     app.state.dishka_container = container  # where dishka's integrations, and tests, look for it
-    app.asgi_handler = with_app_container(app.asgi_handler, container)
+    # The outermost layer adds the headers every response carries (errors and unmatched paths included).
     if settings.profiling:
         # Around Litestar's router and exception handling, so that 404s and 405s are timed too.
-        profiler = ProfilingMiddleware(app.asgi_handler, slow_request_ms=settings.slow_request_ms)
+        profiler = ProfilingMiddleware(
+            with_app_container(app.asgi_handler, container),
+            slow_request_ms=settings.slow_request_ms,
+            headers=EVERY_RESPONSE_HEADERS,
+        )
         app.asgi_handler = profiler
 
         async def start_profiling() -> None:
@@ -117,31 +123,42 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         app.on_startup.append(start_profiling)
         if settings.redis_url is not None:
             app.on_startup.append(start_publishing)
+    else:
+        app.asgi_handler = with_app_container(app.asgi_handler, container, headers=EVERY_RESPONSE_HEADERS)
     return app
 
 
-def with_app_container(app: ASGIApp, container: AsyncContainer) -> ASGIApp:
-    """Let `@inject` reach this app's objects while it serves a request, and serve every response (errors and
-    unmatched paths included) with `X-Content-Type-Options: nosniff`.
+def with_app_container(app: ASGIApp, container: AsyncContainer, headers: Sequence[tuple[bytes, bytes]] = ()) -> ASGIApp:
+    """Let `@inject` reach this app's objects while it serves a request, and add `headers` to every response.
 
-    The header is one tuple added here rather than a Litestar `before_send` hook that parses the headers of
-    every response.
+    The headers are tuples added here rather than a Litestar `before_send` hook that parses the headers of every
+    response; with profiling on, the profiler adds them with its own, and this layer only sets the app.
     """
     app_scoped = AppScoped(container)
+    if not headers:
 
-    async def handler(scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_nosniff(message: Message) -> None:
+        async def set_app(scope: Scope, receive: Receive, send: Send) -> None:
+            token = current_app_scoped.set(app_scoped)
+            try:
+                await app(scope, receive, send)
+            finally:
+                current_app_scoped.reset(token)
+
+        return set_app
+
+    async def set_app_and_headers(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), _NOSNIFF]}  # a copy: it may be reused
+                message = {**message, "headers": [*message.get("headers", ()), *headers]}  # a copy: it may be reused
             await send(message)
 
         token = current_app_scoped.set(app_scoped)
         try:
-            await app(scope, receive, send_nosniff)
+            await app(scope, receive, send_with_headers)
         finally:
             current_app_scoped.reset(token)
 
-    return handler
+    return set_app_and_headers
 
 
 async def publish_every(publish: PublishMetrics, interval_s: float) -> None:

@@ -3,6 +3,8 @@
 import sqlite3
 from pathlib import Path
 
+import msgspec
+import pytest
 from litestar.testing import AsyncTestClient
 
 from domain.ports import ItemRepository
@@ -57,7 +59,10 @@ async def test_a_body_over_the_cap_is_413(settings: Settings) -> None:
     assert small.status_code == 201
 
 
-async def test_every_response_forbids_content_sniffing(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
-    for path in ("/health", "/items", "/items/99", "/no-such-page"):
-        response = await client.get(path)
-        assert response.headers["x-content-type-options"] == "nosniff"
+@pytest.mark.parametrize("profiling", [True, False])
+async def test_every_response_forbids_content_sniffing(settings: Settings, profiling: bool) -> None:
+    app = create_app(settings=msgspec.structs.replace(settings, profiling=profiling))
+    async with AsyncTestClient(app=app) as client:
+        for path in ("/health", "/items", "/items/99", "/no-such-page"):
+            response = await client.get(path)
+            assert response.headers["x-content-type-options"] == "nosniff"

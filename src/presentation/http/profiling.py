@@ -1,7 +1,7 @@
 """ProfilingMiddleware: times every HTTP request, adds timing headers, records into MetricsPort, warns when slow."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from litestar.enums import ScopeType
@@ -33,8 +33,11 @@ class ProfilingMiddleware:
       recorded as well (the `ttfb_*` figures).
     """
 
-    def __init__(self, app: "ASGIApp", *, slow_request_ms: float) -> None:
+    def __init__(
+        self, app: "ASGIApp", *, slow_request_ms: float, headers: "Sequence[tuple[bytes, bytes]]" = ()
+    ) -> None:
         self._app = app
+        self._headers = tuple(headers)  # constant headers of every response, added with the timing ones
         self._slow_s = slow_request_ms / 1000
         self._resolved: tuple[MetricsPort, Callable[[], float]] | None = None
 
@@ -69,6 +72,7 @@ class ProfilingMiddleware:
                 took = b"%.2f" % ((now() - started) * 1000)
                 headers = [
                     *message.get("headers", ()),
+                    *self._headers,
                     (b"x-response-time", took + b"ms"),
                     (b"server-timing", b"app;dur=" + took),
                 ]
