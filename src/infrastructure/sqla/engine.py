@@ -126,7 +126,7 @@ class _Checkouts:
 
     SQLite reads share the connection checked out by the first of the reads running at a time, returned by the
     last: aiosqlite queues their statements to its one thread, which runs them back to back instead of handing
-    each connection back and forth (docs/benchmarks.md: 270 -> 175 µs per miss at 64 in flight). Each
+    each connection back and forth (docs/benchmarks.md: 264–271 -> 187 µs per miss at 64 in flight). Each
     statement is still its own read transaction, so every read sees every write committed before it began.
     """
 
