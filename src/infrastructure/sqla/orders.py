@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.orders import FORMULA_STARTS, QUOTE_TRIGGERS, Dialect, EncodedBatch, Period
 from domain.ports import OrderStreamPort
+from infrastructure.sqla.engine import run_read
 from infrastructure.sqla.errors import database_errors
 
 # Characters that the id, quantity, price and timestamp columns can contain: a delimiter among them forces
@@ -101,11 +102,12 @@ class SqliteOrderStream(OrderStreamPort):
         self._engine = engine
 
     async def count(self, period: Period) -> int:
-        """Orders in the period, counted on the (created_at, id) index."""
+        """Orders in the period, counted on the (created_at, id) index: one statement, as every single read."""
         where, params = _where(period, after_key=False)
-        async with database_errors, self._engine.connect() as conn:
-            result = await conn.exec_driver_sql(f"SELECT count(*) FROM orders{where}", params)  # noqa: S608
-            return int(result.scalar_one())
+        sql = f"SELECT count(*) FROM orders{where}"  # noqa: S608 - the where clause holds placeholders only
+        async with database_errors:
+            rows = await run_read(self._engine, lambda driver: driver.execute_fetchall(sql, params))
+        return int(rows[0][0])
 
     async def sample(self, period: Period, dialect: Dialect, size: int) -> EncodedBatch:
         """The first and the last `size // 2` rows of the period, encoded."""
@@ -131,6 +133,8 @@ class SqliteOrderStream(OrderStreamPort):
                 if not count:
                     return
                 yield EncodedBatch(text.encode(), count)
+                if count < size:
+                    return  # a short batch is the last: no query for the empty one after it
                 params["last_created_at"], params["last_id"] = last_key[:-20], int(last_key[-20:])
                 sql = following
 
