@@ -1,19 +1,22 @@
 """HTTP controller of the `items` resource."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from dishka import FromDishka
-from litestar import Controller, Response, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, head, patch, post, put
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from application.items import CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
+from application.items import ITEMS, CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
+from domain.caching import CacheTtls, detail_key, detail_tags, list_key, list_tags
 from domain.items import Item, ItemPage, ItemPatch, NewItem
-from presentation.http.cache import x_cache
 from presentation.http.di import inject
 from presentation.http.errors import NOT_FOUND
+from presentation.http.representation import CACHING_HEADERS, NOT_MODIFIED, IfNoneMatch, cacheable
 
 # The ids the items table can hold: anything else is a client mistake, not a database error.
 ItemId = Annotated[int, PathParameter(ge=1, le=2_147_483_647, description="item id")]
+Page = Annotated[int, QueryParameter(ge=1, le=1_000_000_000, description="1-based page number")]
+Size = Annotated[int, QueryParameter(ge=1, le=100, description="items per page, 1..100")]
 
 
 class ItemController(Controller):
@@ -22,24 +25,59 @@ class ItemController(Controller):
     path = "/items"
     tags = ["items"]  # noqa: RUF012 - Litestar declares it as a plain list
 
-    @get("/")
+    @get("/", responses=NOT_MODIFIED, response_headers=CACHING_HEADERS)
     @inject
     async def list_items(
         self,
         list_items: FromDishka[ListItems],
-        page: Annotated[int, QueryParameter(ge=1, le=1_000_000_000, description="1-based page number")] = 1,
-        size: Annotated[int, QueryParameter(ge=1, le=100, description="items per page, 1..100")] = 20,
+        ttls: FromDishka[CacheTtls],
+        page: Page = 1,
+        size: Size = 20,
+        if_none_match: IfNoneMatch = None,
     ) -> Response[ItemPage]:
-        """One page of items in id order, with the total; `X-Cache` says whether it was cached."""
+        """One page of items in id order, with the total; validators and caching headers as in the README."""
         result, hit = await list_items(page, size)
-        return Response(result, headers=x_cache(hit))
+        return _page(result, hit, page, size, ttls, if_none_match)
 
-    @get("/{item_id:int}", responses=NOT_FOUND)
+    @head("/", responses=NOT_MODIFIED, response_headers=CACHING_HEADERS)
     @inject
-    async def get_item(self, item_id: ItemId, get_item: FromDishka[GetItem]) -> Response[Item]:
-        """One item; `X-Cache` says whether it was cached."""
+    async def list_items_headers(
+        self,
+        list_items: FromDishka[ListItems],
+        ttls: FromDishka[CacheTtls],
+        page: Page = 1,
+        size: Size = 20,
+        if_none_match: IfNoneMatch = None,
+    ) -> Response[None]:
+        """The headers `GET /items` would answer, without the body."""
+        result, hit = await list_items(page, size)
+        return _page(result, hit, page, size, ttls, if_none_match, head=True)
+
+    @get("/{item_id:int}", responses={**NOT_FOUND, **NOT_MODIFIED}, response_headers=CACHING_HEADERS)
+    @inject
+    async def get_item(
+        self,
+        item_id: ItemId,
+        get_item: FromDishka[GetItem],
+        ttls: FromDishka[CacheTtls],
+        if_none_match: IfNoneMatch = None,
+    ) -> Response[Item]:
+        """One item; validators and caching headers as in the README."""
         item, hit = await get_item(item_id)
-        return Response(item, headers=x_cache(hit))
+        return _item(item, hit, ttls, if_none_match)
+
+    @head("/{item_id:int}", responses={**NOT_FOUND, **NOT_MODIFIED}, response_headers=CACHING_HEADERS)
+    @inject
+    async def get_item_headers(
+        self,
+        item_id: ItemId,
+        get_item: FromDishka[GetItem],
+        ttls: FromDishka[CacheTtls],
+        if_none_match: IfNoneMatch = None,
+    ) -> Response[None]:
+        """The headers `GET /items/{item_id}` would answer, without the body."""
+        item, hit = await get_item(item_id)
+        return _item(item, hit, ttls, if_none_match, head=True)
 
     @post("/")
     @inject
@@ -68,3 +106,22 @@ class ItemController(Controller):
     async def delete_item(self, item_id: ItemId, delete_item: FromDishka[DeleteItem]) -> None:
         """Delete an item; answers 204."""
         await delete_item(item_id)
+
+
+def _item(item: Item, hit: bool, ttls: CacheTtls, if_none_match: str | None, *, head: bool = False) -> Response[Any]:
+    key, tags = detail_key(ITEMS, item.id), detail_tags(ITEMS)
+    return cacheable(item, hit=hit, key=key, tags=tags, ttl=ttls.detail, if_none_match=if_none_match, head=head)
+
+
+def _page(
+    page_of_items: ItemPage,
+    hit: bool,
+    page: int,
+    size: int,
+    ttls: CacheTtls,
+    if_none_match: str | None,
+    *,
+    head: bool = False,
+) -> Response[Any]:
+    key, tags = list_key(ITEMS, page, size), list_tags(ITEMS)
+    return cacheable(page_of_items, hit=hit, key=key, tags=tags, ttl=ttls.list, if_none_match=if_none_match, head=head)

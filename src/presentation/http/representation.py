@@ -1,0 +1,98 @@
+"""Cacheable GET responses: a strong ETag from the body's bytes, `If-None-Match` answered with 304, and the
+headers that tell clients to revalidate and a CDN how long it may keep the response and how to purge it."""
+
+import base64
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Response
+from litestar.datastructures import ResponseHeader
+from litestar.openapi import ResponseSpec
+from litestar.params import HeaderParameter
+from litestar.status_codes import HTTP_304_NOT_MODIFIED
+
+from presentation.http.cache import x_cache
+
+IfNoneMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-None-Match",
+        required=False,
+        description="ETags of copies the client holds (or `*`): a match answers 304 without a body",
+    ),
+]
+
+NOT_MODIFIED = {
+    HTTP_304_NOT_MODIFIED: ResponseSpec(
+        data_container=None,
+        description="The copy the client holds (`If-None-Match`) is current; no body, the validators repeated",
+        generate_examples=False,
+    )
+}
+CACHING_HEADERS = [
+    ResponseHeader(name="ETag", description="Strong validator derived from the body's bytes", documentation_only=True),
+    ResponseHeader(
+        name="Cache-Control", description="`no-cache`: revalidate before every reuse", documentation_only=True
+    ),
+    ResponseHeader(
+        name="Surrogate-Control",
+        description="`max-age=<seconds>`: how long a CDN may keep the response, the cache entry's TTL",
+        documentation_only=True,
+    ),
+    ResponseHeader(
+        name="Surrogate-Key",
+        description="The response's cache tags and key, space-separated: purge a CDN by any of them",
+        documentation_only=True,
+    ),
+    ResponseHeader(name="X-Cache", description="HIT when the body came from the cache", documentation_only=True),
+]
+
+_encode = msgspec.json.Encoder().encode
+_ENTITY_TAG = re.compile(r'(?:W/)?("[^"]*")')
+
+
+def strong_etag(body: bytes) -> str:
+    """A strong entity tag of `body`: the same bytes always give the same tag, other bytes another."""
+    digest = hashlib.blake2b(body, digest_size=16).digest()
+    return '"' + base64.urlsafe_b64encode(digest).rstrip(b"=").decode() + '"'
+
+
+def none_match(if_none_match: str | None, etag: str) -> bool:
+    """Whether `If-None-Match` names `etag`: `*`, or a list of entity tags compared weakly (RFC 9110 §13.1.2)."""
+    if if_none_match is None:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    # Weak comparison: the opaque tags alone, with or without W/; a comma may sit inside a tag's quotes.
+    return etag.removeprefix("W/") in _ENTITY_TAG.findall(if_none_match)
+
+
+def cacheable(
+    value: Any,
+    *,
+    hit: bool,
+    key: str,
+    tags: Sequence[str],
+    ttl: float,
+    if_none_match: str | None,
+    head: bool = False,
+) -> Response[Any]:
+    """`value` as JSON with its validators and caching headers; 304 without a body when the client's copy matches,
+    and the headers alone for HEAD."""
+    body = _encode(value)
+    etag = strong_etag(body)
+    headers = {
+        **x_cache(hit),
+        "ETag": etag,
+        "Cache-Control": "no-cache",
+        "Surrogate-Control": f"max-age={int(ttl)}",
+        "Surrogate-Key": " ".join((*tags, key)),
+    }
+    if none_match(if_none_match, etag):
+        return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+    if head:
+        return Response(b"", headers={**headers, "Content-Length": str(len(body))})
+    return Response(body, media_type="application/json", headers=headers)
