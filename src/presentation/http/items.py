@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 
 from dishka import FromDishka
-from litestar import Controller, Response, delete, get, head, patch, post, put
+from litestar import Controller, HttpMethod, Request, Response, delete, patch, post, put, route
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from application.items import ITEMS, CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
@@ -15,8 +15,8 @@ from presentation.http.representation import CACHING_HEADERS, NOT_MODIFIED, IfNo
 
 # The ids the items table can hold: anything else is a client mistake, not a database error.
 ItemId = Annotated[int, PathParameter(ge=1, le=2_147_483_647, description="item id")]
-Page = Annotated[int, QueryParameter(ge=1, le=1_000_000_000, description="1-based page number")]
-Size = Annotated[int, QueryParameter(ge=1, le=100, description="items per page, 1..100")]
+# GET and HEAD alike: HEAD answers the same status and headers without the body.
+READS = [HttpMethod.GET, HttpMethod.HEAD]
 
 
 class ItemController(Controller):
@@ -25,38 +25,29 @@ class ItemController(Controller):
     path = "/items"
     tags = ["items"]  # noqa: RUF012 - Litestar declares it as a plain list
 
-    @get("/", responses=NOT_MODIFIED, response_headers=CACHING_HEADERS)
+    @route("/", http_method=READS, responses=NOT_MODIFIED, response_headers=CACHING_HEADERS)
     @inject
     async def list_items(
         self,
+        request: Request[Any, Any, Any],
         list_items: FromDishka[ListItems],
         ttls: FromDishka[CacheTtls],
-        page: Page = 1,
-        size: Size = 20,
+        page: Annotated[int, QueryParameter(ge=1, le=1_000_000_000, description="1-based page number")] = 1,
+        size: Annotated[int, QueryParameter(ge=1, le=100, description="items per page, 1..100")] = 20,
         if_none_match: IfNoneMatch = None,
     ) -> Response[ItemPage]:
         """One page of items in id order, with the total; validators and caching headers as in the README."""
         result, hit = await list_items(page, size)
-        return _page(result, hit, page, size, ttls, if_none_match)
+        key, tags = list_key(ITEMS, page, size), list_tags(ITEMS)
+        return cacheable(request, result, hit=hit, key=key, tags=tags, ttl=ttls.list, if_none_match=if_none_match)
 
-    @head("/", responses=NOT_MODIFIED, response_headers=CACHING_HEADERS)
-    @inject
-    async def list_items_headers(
-        self,
-        list_items: FromDishka[ListItems],
-        ttls: FromDishka[CacheTtls],
-        page: Page = 1,
-        size: Size = 20,
-        if_none_match: IfNoneMatch = None,
-    ) -> Response[None]:
-        """The headers `GET /items` would answer, without the body."""
-        result, hit = await list_items(page, size)
-        return _page(result, hit, page, size, ttls, if_none_match, head=True)
-
-    @get("/{item_id:int}", responses={**NOT_FOUND, **NOT_MODIFIED}, response_headers=CACHING_HEADERS)
+    @route(
+        "/{item_id:int}", http_method=READS, responses={**NOT_FOUND, **NOT_MODIFIED}, response_headers=CACHING_HEADERS
+    )
     @inject
     async def get_item(
         self,
+        request: Request[Any, Any, Any],
         item_id: ItemId,
         get_item: FromDishka[GetItem],
         ttls: FromDishka[CacheTtls],
@@ -64,20 +55,8 @@ class ItemController(Controller):
     ) -> Response[Item]:
         """One item; validators and caching headers as in the README."""
         item, hit = await get_item(item_id)
-        return _item(item, hit, ttls, if_none_match)
-
-    @head("/{item_id:int}", responses={**NOT_FOUND, **NOT_MODIFIED}, response_headers=CACHING_HEADERS)
-    @inject
-    async def get_item_headers(
-        self,
-        item_id: ItemId,
-        get_item: FromDishka[GetItem],
-        ttls: FromDishka[CacheTtls],
-        if_none_match: IfNoneMatch = None,
-    ) -> Response[None]:
-        """The headers `GET /items/{item_id}` would answer, without the body."""
-        item, hit = await get_item(item_id)
-        return _item(item, hit, ttls, if_none_match, head=True)
+        key, tags = detail_key(ITEMS, item_id), detail_tags(ITEMS)
+        return cacheable(request, item, hit=hit, key=key, tags=tags, ttl=ttls.detail, if_none_match=if_none_match)
 
     @post("/")
     @inject
@@ -106,22 +85,3 @@ class ItemController(Controller):
     async def delete_item(self, item_id: ItemId, delete_item: FromDishka[DeleteItem]) -> None:
         """Delete an item; answers 204."""
         await delete_item(item_id)
-
-
-def _item(item: Item, hit: bool, ttls: CacheTtls, if_none_match: str | None, *, head: bool = False) -> Response[Any]:
-    key, tags = detail_key(ITEMS, item.id), detail_tags(ITEMS)
-    return cacheable(item, hit=hit, key=key, tags=tags, ttl=ttls.detail, if_none_match=if_none_match, head=head)
-
-
-def _page(
-    page_of_items: ItemPage,
-    hit: bool,
-    page: int,
-    size: int,
-    ttls: CacheTtls,
-    if_none_match: str | None,
-    *,
-    head: bool = False,
-) -> Response[Any]:
-    key, tags = list_key(ITEMS, page, size), list_tags(ITEMS)
-    return cacheable(page_of_items, hit=hit, key=key, tags=tags, ttl=ttls.list, if_none_match=if_none_match, head=head)

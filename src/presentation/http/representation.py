@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Response
+from litestar import Request, Response
 from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter
@@ -71,6 +71,7 @@ def none_match(if_none_match: str | None, etag: str) -> bool:
 
 
 def cacheable(
+    request: Request[Any, Any, Any],
     value: Any,
     *,
     hit: bool,
@@ -78,7 +79,6 @@ def cacheable(
     tags: Sequence[str],
     ttl: float,
     if_none_match: str | None,
-    head: bool = False,
 ) -> Response[Any]:
     """`value` as JSON with its validators and caching headers; 304 without a body when the client's copy matches,
     and the headers alone for HEAD."""
@@ -93,6 +93,6 @@ def cacheable(
     }
     if none_match(if_none_match, etag):
         return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-    if head:
+    if request.method == "HEAD":
         return Response(b"", headers={**headers, "Content-Length": str(len(body))})
     return Response(body, media_type="application/json", headers=headers)
