@@ -9,10 +9,10 @@ httptools) adds per request is the same for every contender and is not in these 
 The layers are built up from perfshop's own parts, in the order a request meets them from the inside out:
 1. Litestar and the use case: a handler that returns `GetCacheStats()` on the in-process cache, no parameter;
 2. the `scope` query parameter, declared and validated by Litestar as the real route does;
-3. the real `CacheController` with app-scoped `@inject`, under the layer that hands it its app and adds
-   `X-Content-Type-Options` (`with_app_container`);
-4. `ProfilingMiddleware` around the controller instead, recording into the in-process metrics and adding the
-   header itself (as `create_app` wires it with profiling on);
+3. the real `CacheController` with app-scoped `@inject`, under the layers that hand it its app and add
+   `X-Content-Type-Options` (`with_app_container`, `with_headers`: `create_app`'s wiring with profiling off);
+4. `ProfilingMiddleware` in place of `with_headers`, recording into the in-process metrics and adding the header
+   itself (as `create_app` wires it with profiling on);
 5. the app as `create_app` builds it (every route, exception handlers, OpenAPI), on SQLite.
 """
 
@@ -38,7 +38,7 @@ from domain.ports import CachePort, Clock
 from infrastructure.clock import REAL_CLOCK
 from infrastructure.memory.cache import CacheManager
 from infrastructure.memory.metrics import InMemoryMetrics
-from presentation.app import EVERY_RESPONSE_HEADERS, create_app, with_app_container
+from presentation.app import EVERY_RESPONSE_HEADERS, create_app, with_app_container, with_headers
 from presentation.http.cache import CacheController
 from presentation.http.profiling import ProfilingMiddleware
 from presentation.settings import load_settings
@@ -128,7 +128,7 @@ async def layers(folder: Path) -> tuple[list[tuple[str, str, ASGI]], Callable[[]
     use_case = Litestar([plain])
     parameter = Litestar([with_parameter])
     injected = Litestar([CacheController])
-    injected.asgi_handler = with_app_container(injected.asgi_handler, container, headers=EVERY_RESPONSE_HEADERS)
+    injected.asgi_handler = with_headers(with_app_container(injected.asgi_handler, container), EVERY_RESPONSE_HEADERS)
     profiled = Litestar([CacheController])
     profiler = ProfilingMiddleware(
         with_app_container(profiled.asgi_handler, container), slow_request_ms=300, headers=EVERY_RESPONSE_HEADERS

@@ -124,41 +124,37 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         if settings.redis_url is not None:
             app.on_startup.append(start_publishing)
     else:
-        app.asgi_handler = with_app_container(app.asgi_handler, container, headers=EVERY_RESPONSE_HEADERS)
+        app.asgi_handler = with_headers(with_app_container(app.asgi_handler, container), EVERY_RESPONSE_HEADERS)
     return app
 
 
-def with_app_container(app: ASGIApp, container: AsyncContainer, headers: Sequence[tuple[bytes, bytes]] = ()) -> ASGIApp:
-    """Let `@inject` reach this app's objects while it serves a request, and add `headers` to every response.
-
-    The headers are tuples added here rather than a Litestar `before_send` hook that parses the headers of every
-    response; with profiling on, the profiler adds them with its own, and this layer only sets the app.
-    """
+def with_app_container(app: ASGIApp, container: AsyncContainer) -> ASGIApp:
+    """Let `@inject` reach this app's objects while it serves a request."""
     app_scoped = AppScoped(container)
-    if not headers:
 
-        async def set_app(scope: Scope, receive: Receive, send: Send) -> None:
-            token = current_app_scoped.set(app_scoped)
-            try:
-                await app(scope, receive, send)
-            finally:
-                current_app_scoped.reset(token)
+    async def set_app(scope: Scope, receive: Receive, send: Send) -> None:
+        token = current_app_scoped.set(app_scoped)
+        try:
+            await app(scope, receive, send)
+        finally:
+            current_app_scoped.reset(token)
 
-        return set_app
+    return set_app
 
-    async def set_app_and_headers(scope: Scope, receive: Receive, send: Send) -> None:
+
+def with_headers(app: ASGIApp, headers: Sequence[tuple[bytes, bytes]]) -> ASGIApp:
+    """Add `headers` to every response: tuples added here rather than a Litestar `before_send` hook that parses
+    the headers of every response. With profiling on, the profiler adds them with its own instead."""
+
+    async def add_headers(scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", ()), *headers]}  # a copy: it may be reused
             await send(message)
 
-        token = current_app_scoped.set(app_scoped)
-        try:
-            await app(scope, receive, send_with_headers)
-        finally:
-            current_app_scoped.reset(token)
+        await app(scope, receive, send_with_headers)
 
-    return set_app_and_headers
+    return add_headers
 
 
 async def publish_every(publish: PublishMetrics, interval_s: float) -> None:
