@@ -1,9 +1,20 @@
-"""Use cases of the `items` resource: reads go through the cache, writes fire cache events after commit."""
+"""Use cases of the `items` resource: reads go through the cache as encoded representations, writes fire cache
+events after commit."""
 
 from application.caching import CacheEvent
-from domain.caching import CacheTtls, detail_key, detail_tags, list_key, list_tags
+from domain.caching import (
+    Absence,
+    CacheTtls,
+    Representation,
+    detail_key,
+    detail_tags,
+    list_key,
+    list_tags,
+    missing_tag,
+    represent,
+)
 from domain.errors import NotFound
-from domain.items import Item, ItemPage, ItemPatch, NewItem
+from domain.items import Item, ItemPatch, NewItem
 from domain.ports import CachePort, ItemRepository
 
 ITEMS = "items"
@@ -16,33 +27,63 @@ def _found(item: Item | None, item_id: int) -> Item:
 
 
 class ListItems:
-    """One page of items in id order, and whether it came from the cache."""
+    """One page of items in id order (an `ItemPage`) as JSON, and whether it came from the cache."""
 
     def __init__(self, items: ItemRepository, cache: CachePort, ttls: CacheTtls) -> None:
         self._items = items
         self._cache = cache
         self._ttl = ttls.list
 
-    async def __call__(self, page: int, size: int) -> tuple[ItemPage, bool]:
-        async def load() -> ItemPage:
-            return await self._items.page(page, size)
+    async def __call__(self, page: int, size: int) -> tuple[Representation, bool]:
+        async def load() -> Representation:
+            return represent(await self._items.page(page, size))
 
-        return await self._cache.get_or_load(list_key(ITEMS, page, size), load, self._ttl, list_tags(ITEMS), ItemPage)
+        key = list_key(ITEMS, page, size)
+        return await self._cache.get_or_load(key, load, self._ttl, list_tags(ITEMS), Representation)
 
 
 class GetItem:
-    """One item, or NotFound, and whether it came from the cache."""
+    """One item as JSON, or NotFound, and whether it came from the cache; a missing id is remembered for
+    `ttls.not_found` seconds (until an item is created), so a scan of missing ids reads each once."""
 
     def __init__(self, items: ItemRepository, cache: CachePort, ttls: CacheTtls) -> None:
         self._items = items
         self._cache = cache
         self._ttl = ttls.detail
+        self._absence = Absence(ttls.not_found, (missing_tag(ITEMS),)) if ttls.not_found > 0 else None
 
-    async def __call__(self, item_id: int) -> tuple[Item, bool]:
-        async def load() -> Item:
-            return _found(await self._items.get(item_id), item_id)
+    async def __call__(self, item_id: int) -> tuple[Representation, bool]:
+        async def load() -> Representation | None:
+            item = await self._items.get(item_id)
+            if item is not None:
+                return represent(item)
+            if self._absence is None:
+                raise NotFound(f"item {item_id} not found")
+            return None
 
-        return await self._cache.get_or_load(detail_key(ITEMS, item_id), load, self._ttl, detail_tags(ITEMS), Item)
+        key = detail_key(ITEMS, item_id)
+        # Read as `Representation | None`: None is the remembered absence.
+        as_type: type[Representation | None] = Representation
+        found, hit = await self._cache.get_or_load(key, load, self._ttl, detail_tags(ITEMS), as_type, self._absence)
+        if found is None:
+            raise NotFound(f"item {item_id} not found")
+        return found, hit
+
+
+class CachedItems:
+    """The cached JSON of an item or a page when the cache holds it, counted as a hit; None otherwise, left to
+    `GetItem` and `ListItems` to count and load."""
+
+    def __init__(self, cache: CachePort) -> None:
+        self._cache = cache
+
+    async def item(self, item_id: int) -> Representation | None:
+        """The item's cached JSON, or None."""
+        return await self._cache.peek(detail_key(ITEMS, item_id), Representation)
+
+    async def page(self, page: int, size: int) -> Representation | None:
+        """The page's cached JSON, or None."""
+        return await self._cache.peek(list_key(ITEMS, page, size), Representation)
 
 
 class CreateItem:

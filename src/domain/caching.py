@@ -1,7 +1,11 @@
-"""Cache naming, the change -> invalidation policy and the statistics counters, for every cache adapter."""
+"""Cache naming, the change -> invalidation policy, encoded representations and the statistics counters, for
+every cache adapter."""
 
-from typing import Literal, TypedDict
+import base64
+import hashlib
+from typing import Any, Literal, TypedDict
 
+import msgspec
 from msgspec import Struct
 
 Action = Literal["create", "update", "delete"]
@@ -28,6 +32,35 @@ def list_tags(resource: str) -> tuple[str, str]:
     return (resource, f"{resource}:list")
 
 
+def missing_tag(resource: str) -> str:
+    """Tag of the remembered absences of a resource's ids, which a create makes stale, e.g. `items:missing`."""
+    return f"{resource}:missing"
+
+
+class Absence(Struct, frozen=True):
+    """How a load that found nothing is remembered: for `ttl` seconds, under `tags` besides the entry's own."""
+
+    ttl: float
+    tags: tuple[str, ...]
+
+
+class Representation(Struct, frozen=True):
+    """A value's JSON body, encoded once, with its strong entity tag: what a cached GET answers with."""
+
+    body: bytes
+    etag: str
+
+
+_encode_json = msgspec.json.Encoder().encode
+
+
+def represent(value: Any) -> Representation:
+    """`value` as JSON with a strong entity tag: the same bytes always give the same tag, other bytes another."""
+    body = _encode_json(value)
+    digest = hashlib.blake2b(body, digest_size=16).digest()
+    return Representation(body, '"' + base64.urlsafe_b64encode(digest).rstrip(b"=").decode() + '"')
+
+
 class ResourceChange(Struct, frozen=True):
     """A committed change of one resource, as cache subscribers hear of it."""
 
@@ -40,21 +73,25 @@ class ResourceChange(Struct, frozen=True):
         return () if self.resource_id is None else (detail_key(self.resource, self.resource_id),)
 
     def stale_tags(self) -> tuple[str, ...]:
-        """Tags this change makes stale: every list of the resource, whatever the action."""
-        return (list_tags(self.resource)[1],)
+        """Tags this change makes stale: every list of the resource, whatever the action, and after a create the
+        remembered absences of its ids (the new id among them)."""
+        lists = list_tags(self.resource)[1]
+        return (lists, missing_tag(self.resource)) if self.action == "create" else (lists,)
 
 
 class CacheTtls(Struct, frozen=True):
-    """Seconds a detail entry and a list page stay fresh."""
+    """Seconds a detail entry and a list page stay fresh, and an id found missing is remembered (0: never)."""
 
     detail: float
     list: float
+    not_found: float = 0
 
 
 class CacheStats(TypedDict):
     """What `get_stats()` returns; times in milliseconds, `hit_rate` in percent."""
 
     hits: int
+    negative_hits: int
     misses: int
     hit_rate: float
     invalidations: int
@@ -89,11 +126,12 @@ class CacheCounters:
         "loads",
         "miss_seconds",
         "misses",
+        "negative_hits",
         "stale_writes_rejected",
     )
 
     def __init__(self) -> None:
-        self.hits = self.misses = self.invalidations = self.invalidated_keys = 0
+        self.hits = self.negative_hits = self.misses = self.invalidations = self.invalidated_keys = 0
         self.evictions = self.expirations = self.loads = self.load_errors = 0
         self.coalesced = self.stale_writes_rejected = self.backend_errors = 0
         self.hit_seconds = self.miss_seconds = 0.0
@@ -103,6 +141,7 @@ class CacheCounters:
         lookups = self.hits + self.misses
         return CacheStats(
             hits=self.hits,
+            negative_hits=self.negative_hits,
             misses=self.misses,
             hit_rate=round(100 * self.hits / lookups, 1) if lookups else 0.0,
             invalidations=self.invalidations,

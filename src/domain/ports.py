@@ -3,7 +3,7 @@
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
-from domain.caching import CacheStats
+from domain.caching import Absence, CacheStats
 from domain.items import Item, ItemPage, ItemPatch, NewItem
 from domain.metrics import ProcessMetrics, RequestSample
 from domain.order_stats import StatusTotal
@@ -74,6 +74,11 @@ class CachePort(Protocol):
         """The fresh value under `key` as the value contract says, or None."""
         ...
 
+    async def peek(self, key: str, as_type: type[T]) -> T | None:
+        """The fresh value under `key`, counted as a hit; None, counted as nothing, on a miss or a remembered
+        absence: for a caller that leaves those to the `get_or_load` that follows."""
+        ...
+
     async def set(self, key: str, value: object, ttl: float | None = None) -> None:
         """Store `value` for `ttl` seconds (the adapter's default when None), keeping the key's tags."""
         ...
@@ -97,8 +102,13 @@ class CachePort(Protocol):
         ttl: float | None = None,
         tags: Sequence[str] = (),
         as_type: type[T] | None = None,
+        absence: Absence | None = None,
     ) -> tuple[T, bool]:
-        """(value, True) from the cache as `get` reads it, or (loaded value, False); concurrent misses share a load."""
+        """(value, True) from the cache as `get` reads it, or (loaded value, False); concurrent misses share a load.
+
+        With `absence`, a loader's None is remembered as the port's negative entry, for `absence.ttl` seconds under
+        `tags` and `absence.tags`, and is read back as (None, True): a hit, also counted as a negative hit. An
+        invalidation of one of `absence.tags` during the load keeps its None from being remembered."""
         ...
 
     def get_stats(self) -> CacheStats:

@@ -8,11 +8,23 @@ from typing import Any
 
 import msgspec
 
-from domain.caching import CacheCounters
+from domain.caching import Absence, CacheCounters
 from domain.ports import Clock
 
 # The types whose plain msgpack form is the object itself: the port lets dicts and lists hold plain data only.
 PLAIN_TYPES = frozenset({str, bytes, int, float, bool, type(None), dict, list})
+
+
+class Negative:
+    """The in-process mark of a remembered absence: a load under `Absence` that found nothing."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NEGATIVE"
+
+
+NEGATIVE = Negative()
 
 
 class Meter(CacheCounters):
@@ -28,6 +40,11 @@ class Meter(CacheCounters):
         """Count a hit whose lookup began at `started`."""
         self.hits += 1
         self.hit_seconds += self._clock() - started
+
+    def negative_hit(self, started: float) -> None:
+        """Count a hit on a remembered absence whose lookup began at `started`."""
+        self.negative_hits += 1
+        self.hit(started)
 
     def miss(self, started: float) -> None:
         """Count a miss whose lookup began at `started`, and which ended now."""
@@ -62,8 +79,9 @@ def _new_future() -> "asyncio.Future[Any]":
 class Flight:
     """One load of one key that every caller missing the key meanwhile waits on.
 
-    `stale` once the key or one of `tags` is invalidated in this process; `epoch` is the shared cache's count of
-    invalidations when the miss was seen (None for an in-process cache, or when it could not be read).
+    `stale` once the key or one of `tags` is invalidated in this process, `absence_stale` once one of the
+    absence's tags is (which only a None result cares about); `epoch` is the shared cache's count of invalidations
+    when the miss was seen (None for an in-process cache, or when it could not be read).
     """
 
     key: str
@@ -71,7 +89,9 @@ class Flight:
     tags: tuple[str, ...]
     epoch: int | None
     started: float
+    absence: Absence | None = None
     stale: bool = False
+    absence_stale: bool = False
     future: "asyncio.Future[Any]" = field(default_factory=_new_future)
     task: "asyncio.Task[None] | None" = None
 
@@ -100,11 +120,12 @@ class Flights:
         tags: Sequence[str],
         started: float,
         epoch: int | None = None,
+        absence: Absence | None = None,
     ) -> Any:
         """The loaded value of `key`, from a load started now unless one is running; a miss timed from `started`."""
         flight = self._running.get(key)
         if flight is None:
-            flight = self._running[key] = Flight(key, ttl, tuple(tags), epoch, started)
+            flight = self._running[key] = Flight(key, ttl, tuple(tags), epoch, started, absence)
             self._meter.loads += 1
             flight.task = asyncio.get_running_loop().create_task(self._run(flight, loader))
         else:
@@ -126,6 +147,8 @@ class Flights:
         for flight in self._running.values():
             if tag in flight.tags:
                 flight.stale = True
+            elif flight.absence is not None and tag in flight.absence.tags:
+                flight.absence_stale = True
 
     async def _run(self, flight: Flight, loader: Callable[[], Awaitable[Any]]) -> None:
         """Run `loader` once for every waiter: its value is stored unless stale, then handed to them; its error
@@ -143,7 +166,8 @@ class Flights:
             flight.future.exception()  # retrieved here: no "never retrieved" warning when nobody waits
             return
         try:
-            if flight.stale or not await self._store(flight, value):
+            stale = flight.stale or (value is None and flight.absence_stale)
+            if stale or not await self._store(flight, value):
                 self._meter.stale_writes_rejected += 1
         finally:
             self._land(flight)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from application.caching import CacheEvent, GetCacheStats, InvalidateKey, InvalidateTag, log_change
 from application.export import CountExport, ExportLimits, StreamingCSVExporter
 from application.health import CheckHealth
-from application.items import CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
+from application.items import CachedItems, CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
 from application.metrics import GetMetrics, GetPrometheusMetrics, MetricsStates, PublishMetrics, ShareFaults
 from application.slow import CallSlowUpstream, RunSlowQuery, SerializeLargePayload
 from domain.caching import CacheTtls
@@ -147,8 +147,10 @@ class CacheProvider(Provider):
 
     @provide
     def ttls(self, settings: Settings) -> CacheTtls:
-        """How long items and item pages stay cached."""
-        return CacheTtls(detail=settings.cache_item_ttl, list=settings.cache_list_ttl)
+        """How long items and item pages stay cached, and missing ids are remembered."""
+        return CacheTtls(
+            detail=settings.cache_item_ttl, list=settings.cache_list_ttl, not_found=settings.cache_not_found_ttl
+        )
 
     @provide
     def events(self, cache: CachePort) -> CacheEvent:
@@ -162,7 +164,9 @@ class UseCaseProvider(Provider):
     """One instance of each use case serves every request (the exporter's slots are per process)."""
 
     scope = Scope.APP
-    use_cases = provide_all(ListItems, GetItem, CreateItem, ReplaceItem, UpdateItem, DeleteItem, CheckHealth)
+    use_cases = provide_all(
+        ListItems, GetItem, CachedItems, CreateItem, ReplaceItem, UpdateItem, DeleteItem, CheckHealth
+    )
     cache_use_cases = provide_all(GetCacheStats, InvalidateTag, InvalidateKey)
 
     exports = provide_all(StreamingCSVExporter, CountExport)

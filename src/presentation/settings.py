@@ -40,6 +40,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     cache_max_entries: Annotated[int, Meta(ge=1)] = 100_000
     cache_item_ttl: Annotated[float, Meta(gt=0)] = 120
     cache_list_ttl: Annotated[float, Meta(gt=0)] = 60
+    cache_not_found_ttl: Annotated[float, Meta(ge=0, le=3600)] = 5
     admin_token: Annotated[str, Meta(min_length=16, description="at least 16 characters")] | None = None
     metrics_token: Annotated[str, Meta(min_length=16, description="at least 16 characters")] | None = None
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from domain.caching import Absence
 from domain.items import Item
 from domain.ports import CachePort
 from infrastructure.memory.cache import CacheManager
@@ -231,3 +232,77 @@ async def test_read_through_stores_with_tags_and_counts_hits_and_misses(subject:
     assert stats["backend_errors"] == 0
     cluster = await subject.cache.cluster_stats()
     assert (cluster["hits"], cluster["misses"], cluster["invalidated_keys"]) == (2, 1, 1)
+
+
+ABSENCE = Absence(ttl=TTL, tags=("items:missing",))
+
+
+async def test_an_absence_is_remembered_for_its_ttl_and_counted_as_a_negative_hit(subject: Subject) -> None:
+    reads = 0
+
+    async def missing() -> None:
+        nonlocal reads
+        reads += 1
+
+    for _ in range(3):
+        await subject.cache.get_or_load("items:7", missing, ttl=TTL * 10, tags=("items",), absence=ABSENCE)
+    assert await subject.cache.get_or_load("items:7", missing, absence=ABSENCE) == (None, True)
+    assert reads == 1
+    stats = subject.cache.get_stats()
+    assert (stats["hits"], stats["negative_hits"], stats["misses"]) == (3, 3, 1)
+    assert (await subject.cache.cluster_stats())["negative_hits"] == 3
+
+    await subject.pass_time(TTL + 1)  # the absence's own TTL, not the entry's
+    assert await subject.cache.get_or_load("items:7", missing, absence=ABSENCE) == (None, False)
+    assert reads == 2
+    assert await subject.cache.invalidate_by_tag("items:missing") == 1  # remembered under the absence's tags
+    assert await subject.cache.get_or_load("items:7", missing, tags=("items",), absence=ABSENCE) == (None, False)
+    assert await subject.cache.invalidate_by_tag("items") == 1  # and under the entry's own
+
+
+async def test_a_none_without_an_absence_is_an_ordinary_value(subject: Subject) -> None:
+    async def nothing() -> None:
+        return None
+
+    await subject.cache.get_or_load("k", nothing)
+    assert await subject.cache.get_or_load("k", nothing) == (None, True)
+    assert subject.cache.get_stats()["negative_hits"] == 0
+
+
+@pytest.mark.parametrize("found", [False, True], ids=["none read", "value read"])
+async def test_an_absence_tag_invalidated_during_the_load_keeps_only_a_none_from_being_remembered(
+    subject: Subject, found: bool
+) -> None:
+    released = asyncio.Event()
+    parked = asyncio.Event()
+
+    async def read() -> str | None:
+        seen = "the row" if found else None
+        parked.set()
+        await released.wait()
+        return seen
+
+    loading = asyncio.create_task(subject.cache.get_or_load("items:7", read, tags=("items",), absence=ABSENCE))
+    await parked.wait()
+    await subject.cache.invalidate_by_tag("items:missing")  # a create committed after the read saw nothing
+    released.set()
+    assert await loading == ("the row" if found else None, False)
+    # A value read is still good after a create; a None read before it may be the new id's.
+    assert await subject.cache.get("items:7") == ("the row" if found else None)
+    assert subject.cache.get_stats()["stale_writes_rejected"] == (0 if found else 1)
+
+
+async def test_peek_counts_a_hit_and_leaves_misses_and_absences_to_get_or_load(subject: Subject) -> None:
+    async def load() -> Item:
+        return ITEM
+
+    async def missing() -> None:
+        return None
+
+    assert await subject.cache.peek("items:42", Item) is None
+    await subject.cache.get_or_load("items:42", load, as_type=Item)
+    await subject.cache.get_or_load("items:7", missing, absence=ABSENCE)
+    assert await subject.cache.peek("items:42", Item) == ITEM
+    assert await subject.cache.peek("items:7", Item) is None
+    stats = subject.cache.get_stats()
+    assert (stats["hits"], stats["negative_hits"], stats["misses"]) == (1, 0, 2)

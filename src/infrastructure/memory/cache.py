@@ -6,9 +6,9 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from domain.caching import CacheStats
+from domain.caching import Absence, CacheStats
 from domain.ports import CachePort, Clock
-from infrastructure.cache_mechanics import PLAIN_TYPES, Flight, Flights, Meter, ValueCodec
+from infrastructure.cache_mechanics import NEGATIVE, PLAIN_TYPES, Flight, Flights, Meter, ValueCodec
 from infrastructure.clock import REAL_CLOCK
 
 T = TypeVar("T")
@@ -72,12 +72,15 @@ class CacheManager(CachePort):
         if entry is None:
             self._stats.miss(started)
             return None
-        self._stats.hit(started)
-        value = entry.value
-        kind = type(value)
-        if kind is as_type or (as_type is None and kind in PLAIN_TYPES):
-            return value  # type: ignore[no-any-return] # shared: immutable, and already what the reader asked for
-        return self._convert(value, as_type)  # type: ignore[no-any-return]
+        return self._read(entry, as_type, started)  # type: ignore[no-any-return]
+
+    async def peek(self, key: str, as_type: type[T]) -> T | None:
+        """The fresh value under `key`, counted as a hit; None, counted as nothing, on a miss or an absence."""
+        started = self._clock()
+        entry = self._live(key, started)
+        if entry is None or entry.value is NEGATIVE:
+            return None
+        return self._read(entry, as_type, started)  # type: ignore[no-any-return]
 
     async def set(self, key: str, value: object, ttl: float | None = None) -> None:
         """Store `value` for `ttl` seconds (default_ttl when None), keeping the key's tags."""
@@ -128,18 +131,14 @@ class CacheManager(CachePort):
         ttl: float | None = None,
         tags: Sequence[str] = (),
         as_type: type[T] | None = None,
+        absence: Absence | None = None,
     ) -> tuple[T, bool]:
         """(value, True) from the cache, or (loaded value, False); concurrent misses share one load."""
         started = self._clock()
         entry = self._live(key, started)
         if entry is not None:
-            self._stats.hit(started)
-            value = entry.value
-            kind = type(value)
-            if kind is as_type or (as_type is None and kind in PLAIN_TYPES):
-                return value, True
-            return self._convert(value, as_type), True
-        return await self._flights.load(key, loader, ttl, tags, started), False
+            return self._read(entry, as_type, started), True
+        return await self._flights.load(key, loader, ttl, tags, started, absence=absence), False
 
     def get_stats(self) -> CacheStats:
         """Counters since start, with the live key count and keys still being reclaimed."""
@@ -151,6 +150,18 @@ class CacheManager(CachePort):
     async def cluster_stats(self) -> CacheStats:
         """The same as get_stats(): an in-process cache is its own whole cluster."""
         return self.get_stats()
+
+    def _read(self, entry: _Entry, as_type: Any, started: float) -> Any:
+        """A live entry's value as the reader asked for it (None for an absence), counted as a hit."""
+        value = entry.value
+        if value is NEGATIVE:
+            self._stats.negative_hit(started)
+            return None
+        self._stats.hit(started)
+        kind = type(value)
+        if kind is as_type or (as_type is None and kind in PLAIN_TYPES):
+            return value  # shared: immutable, and already what the reader asked for
+        return self._convert(value, as_type)
 
     def _live(self, key: str, now: float) -> _Entry | None:
         """The entry under `key` if fresh and not invalidated, marked as recently used; reclaims it otherwise."""
@@ -263,7 +274,10 @@ class CacheManager(CachePort):
             await asyncio.sleep(0)
 
     async def _store_loaded(self, flight: Flight, value: Any) -> bool:
-        """Store a loaded value with the tags it was loaded for."""
-        self._store(flight.key, value, flight.ttl, self._clock())
-        self._add_tags(flight.key, self._entries[flight.key], flight.tags)
+        """Store a loaded value with the tags it was loaded for; a None under an absence as a negative entry."""
+        ttl, tags, absence = flight.ttl, flight.tags, flight.absence
+        if value is None and absence is not None:
+            value, ttl, tags = NEGATIVE, absence.ttl, (*tags, *absence.tags)
+        self._store(flight.key, value, ttl, self._clock())
+        self._add_tags(flight.key, self._entries[flight.key], tags)
         return True

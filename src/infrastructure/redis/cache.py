@@ -7,9 +7,9 @@ from typing import Any, TypeVar, cast
 
 from redis.asyncio import Redis
 
-from domain.caching import CacheCounters, CacheStats
+from domain.caching import Absence, CacheCounters, CacheStats
 from domain.ports import CachePort, Clock
-from infrastructure.cache_mechanics import Flight, Flights, Meter, ValueCodec
+from infrastructure.cache_mechanics import NEGATIVE, Flight, Flights, Meter, ValueCodec
 from infrastructure.clock import REAL_CLOCK
 from infrastructure.redis.client import CircuitBreaker, RedisUnavailable
 from infrastructure.redis.invalidation import new_origin
@@ -19,6 +19,9 @@ from infrastructure.redis.stats import SharedCacheStats
 from infrastructure.redis.upkeep import Upkeep
 
 T = TypeVar("T")
+
+# A remembered absence in Redis: no msgpack value is empty.
+_NEGATIVE_DATA = b""
 
 
 class RedisCache(CachePort):
@@ -98,16 +101,32 @@ class RedisCache(CachePort):
 
     async def get(self, key: str, as_type: type[T] | None = None) -> T | None:
         """The fresh value under `key` as the port's value contract says, or None (also when Redis is unavailable)."""
-        l1 = self._l1.cache
-        if l1 is not None:
-            cached = await l1.get(key, tuple)
-            if cached is not None and cached[0] is as_type:
-                return cached[1]  # type: ignore[no-any-return]
-            self._l1.passed_over += cached is not None
+        in_l1, value = await self._from_l1(key, as_type)
+        if in_l1:
+            self._stats.negative_hits += value is NEGATIVE
+            return None if value is NEGATIVE else value
         started = self._clock()
         found, value = await self._read(key, as_type)
         if not found:
             self._stats.miss(started)
+            return None
+        if value is NEGATIVE:
+            self._stats.negative_hit(started)
+            return None
+        self._stats.hit(started)
+        return value  # type: ignore[no-any-return]
+
+    async def peek(self, key: str, as_type: type[T]) -> T | None:
+        """The fresh value under `key`, counted as a hit; None, counted as nothing, on a miss or an absence."""
+        in_l1, value = await self._from_l1(key, as_type)
+        if in_l1:
+            if value is NEGATIVE:
+                self._l1.passed_over += 1  # the L1 counted it: the get_or_load that follows counts it instead
+                return None
+            return value  # type: ignore[no-any-return]
+        started = self._clock()
+        found, value = await self._read(key, as_type)
+        if not found or value is NEGATIVE:
             return None
         self._stats.hit(started)
         return value  # type: ignore[no-any-return]
@@ -151,23 +170,27 @@ class RedisCache(CachePort):
         ttl: float | None = None,
         tags: Sequence[str] = (),
         as_type: type[T] | None = None,
+        absence: Absence | None = None,
     ) -> tuple[T, bool]:
         """(value, True) from the cache, or (loaded value, False); concurrent misses in this process share a load."""
-        l1 = self._l1.cache
-        if l1 is not None:
-            cached = await l1.get(key, tuple)
-            if cached is not None and cached[0] is as_type:
-                return cached[1], True
-            self._l1.passed_over += cached is not None
+        in_l1, value = await self._from_l1(key, as_type)
+        if in_l1:
+            if value is NEGATIVE:
+                self._stats.negative_hits += 1
+                return None, True  # type: ignore[return-value] # an absence remembered: the port's (None, True)
+            return value, True
         started = self._clock()
         epoch = None
         if key not in self._flights:  # a caller that joins a running load need not ask Redis
             found, value = await self._read(key, as_type, need_epoch=True)
             if found:
+                if value is NEGATIVE:
+                    self._stats.negative_hit(started)
+                    return None, True  # type: ignore[return-value]
                 self._stats.hit(started)
                 return value, True
             epoch = value
-        return await self._flights.load(key, loader, ttl, tags, started, epoch), False
+        return await self._flights.load(key, loader, ttl, tags, started, epoch, absence), False
 
     def get_stats(self) -> CacheStats:
         """This instance's counters since start; `keys` and `tags` are those of its L1."""
@@ -185,21 +208,37 @@ class RedisCache(CachePort):
         except RedisUnavailable:
             return self.get_stats()
 
+    async def _from_l1(self, key: str, as_type: Any) -> tuple[bool, Any]:
+        """(True, value or NEGATIVE) when this instance's L1 holds `key` read as `as_type`: a hit the L1 counted."""
+        l1 = self._l1.cache
+        if l1 is None:
+            return False, None
+        cached = await l1.get(key, tuple)
+        if cached is None:
+            return False, None
+        if cached[0] is not as_type:
+            self._l1.passed_over += 1  # read again from Redis as `as_type`, and counted there
+            return False, None
+        return True, cached[1]
+
     async def _read(self, key: str, as_type: Any, need_epoch: bool = False) -> tuple[bool, Any]:
-        """(True, value) from Redis, kept in L1; (False, epoch the miss was seen at, or None) on a miss."""
+        """(True, value or NEGATIVE) from Redis, kept in L1; (False, epoch the miss was seen at, or None) on a miss."""
         mark = self._l1.mark()
         try:
             if self._l1.cache is None and not need_epoch:  # nothing to fill, nothing to fence: a plain HGET
                 data = await self._breaker.call(self._client.hget, self._args.value_key(key), "v")
-                return (False, None) if data is None else (True, self._codec.decode(cast(bytes, data), as_type))
+                return (False, None) if data is None else (True, self._decode(cast(bytes, data), as_type))
             entry = read_entry(await self._scripts.run(self._args.read(key)))
         except RedisUnavailable:
             return False, None
         if not isinstance(entry, Entry):
             return False, entry
-        value = self._codec.decode(entry.data, as_type)
+        value = self._decode(entry.data, as_type)
         await self._l1.fill(mark, key, as_type, value, entry.ttl_ms, entry.tags)
         return True, value
+
+    def _decode(self, data: bytes, as_type: Any) -> Any:
+        return NEGATIVE if data == _NEGATIVE_DATA else self._codec.decode(data, as_type)
 
     async def _write(self, call: ScriptCall) -> int:
         """Run a write script; a write lost to an outage makes the whole cache be dropped on recovery."""
@@ -215,9 +254,13 @@ class RedisCache(CachePort):
             return True  # Redis was unavailable when the miss was seen: nothing to fence the write with
         if self._clock() - flight.started >= self._fence_window:
             return False  # the fences may have expired: the result cannot be trusted
-        call = self._args.fenced_set(
-            flight.key, self._codec.encode(value), self._ttl_ms(flight.ttl), flight.epoch, flight.tags
-        )
+        absence = flight.absence
+        ttl: float | None
+        if value is None and absence is not None:
+            data, ttl, tags = _NEGATIVE_DATA, absence.ttl, (*flight.tags, *absence.tags)
+        else:
+            data, ttl, tags = self._codec.encode(value), flight.ttl, flight.tags
+        call = self._args.fenced_set(flight.key, data, self._ttl_ms(ttl), flight.epoch, tags)
         try:
             return bool(await self._scripts.run(call))
         except RedisUnavailable:

@@ -37,9 +37,9 @@ class ItemController(Controller):
         if_none_match: IfNoneMatch = None,
     ) -> Response[ItemPage]:
         """One page of items in id order, with the total; validators and caching headers as in the README."""
-        result, hit = await list_items(page, size)
+        page_json, hit = await list_items(page, size)
         key, tags = list_key(ITEMS, page, size), list_tags(ITEMS)
-        return cacheable(request, result, hit=hit, key=key, tags=tags, ttl=ttls.list, if_none_match=if_none_match)
+        return cacheable(request, page_json, hit=hit, key=key, tags=tags, ttl=ttls.list, if_none_match=if_none_match)
 
     @route(
         "/{item_id:int}", http_method=READS, responses={**NOT_FOUND, **NOT_MODIFIED}, response_headers=CACHING_HEADERS
@@ -54,9 +54,9 @@ class ItemController(Controller):
         if_none_match: IfNoneMatch = None,
     ) -> Response[Item]:
         """One item; validators and caching headers as in the README."""
-        item, hit = await get_item(item_id)
+        item_json, hit = await get_item(item_id)
         key, tags = detail_key(ITEMS, item_id), detail_tags(ITEMS)
-        return cacheable(request, item, hit=hit, key=key, tags=tags, ttl=ttls.detail, if_none_match=if_none_match)
+        return cacheable(request, item_json, hit=hit, key=key, tags=tags, ttl=ttls.detail, if_none_match=if_none_match)
 
     @post("/")
     @inject

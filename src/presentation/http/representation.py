@@ -1,19 +1,17 @@
-"""Cacheable GET responses: a strong ETag from the body's bytes, `If-None-Match` answered with 304, and the
+"""Cacheable GET responses: the cached JSON and its strong ETag, `If-None-Match` answered with 304, and the
 headers that tell clients to revalidate and a CDN how long it may keep the response and how to purge it."""
 
-import base64
-import hashlib
 import re
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Request, Response
 from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
+from domain.caching import Representation
 from presentation.http.cache import x_cache
 
 IfNoneMatch = Annotated[
@@ -50,14 +48,7 @@ CACHING_HEADERS = [
     ResponseHeader(name="X-Cache", description="HIT when the body came from the cache", documentation_only=True),
 ]
 
-_encode = msgspec.json.Encoder().encode
 _ENTITY_TAG = re.compile(r'(?:W/)?("[^"]*")')
-
-
-def strong_etag(body: bytes) -> str:
-    """A strong entity tag of `body`: the same bytes always give the same tag, other bytes another."""
-    digest = hashlib.blake2b(body, digest_size=16).digest()
-    return '"' + base64.urlsafe_b64encode(digest).rstrip(b"=").decode() + '"'
 
 
 def none_match(if_none_match: str | None, etag: str) -> bool:
@@ -70,9 +61,22 @@ def none_match(if_none_match: str | None, etag: str) -> bool:
     return etag.removeprefix("W/") in _ENTITY_TAG.findall(if_none_match)
 
 
+def caching_headers(
+    representation: Representation, *, hit: bool, key: str, tags: Sequence[str], ttl: float
+) -> dict[str, str]:
+    """The validator and caching headers of a cacheable response, the same however it is answered."""
+    return {
+        **x_cache(hit),
+        "ETag": representation.etag,
+        "Cache-Control": "no-cache",
+        "Surrogate-Control": f"max-age={int(ttl)}",
+        "Surrogate-Key": " ".join((*tags, key)),
+    }
+
+
 def cacheable(
     request: Request[Any, Any, Any],
-    value: Any,
+    representation: Representation,
     *,
     hit: bool,
     key: str,
@@ -80,19 +84,12 @@ def cacheable(
     ttl: float,
     if_none_match: str | None,
 ) -> Response[Any]:
-    """`value` as JSON with its validators and caching headers; 304 without a body when the client's copy matches,
+    """The cached JSON with its validators and caching headers; 304 without a body when the client's copy matches,
     and the headers alone for HEAD."""
-    body = _encode(value)
-    etag = strong_etag(body)
-    headers = {
-        **x_cache(hit),
-        "ETag": etag,
-        "Cache-Control": "no-cache",
-        "Surrogate-Control": f"max-age={int(ttl)}",
-        "Surrogate-Key": " ".join((*tags, key)),
-    }
-    if none_match(if_none_match, etag):
+    headers = caching_headers(representation, hit=hit, key=key, tags=tags, ttl=ttl)
+    if none_match(if_none_match, representation.etag):
         return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+    body = representation.body
     if request.method == "HEAD":
         return Response(b"", headers={**headers, "Content-Length": str(len(body))})
     return Response(body, media_type="application/json", headers=headers)
