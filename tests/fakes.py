@@ -5,13 +5,15 @@ from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
 from typing import Any
 
-from dishka import Provider, Scope
+from dishka import Provider, Scope, provide
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import Unavailable
 from domain.items import Item, ItemPage, ItemPatch, NewItem
 from domain.metrics import ProcessMetrics
 from domain.orders import Dialect, EncodedBatch, OrderRow, Period, encode_rows
 from domain.ports import Clock, ItemRepository, MetricsSharePort, OrderStreamPort
+from infrastructure.sqla.items import SqlaItemRepository
 
 
 class FakeOrderStream(OrderStreamPort):
@@ -143,6 +145,21 @@ class ParkingItemRepository:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._inner, name)
+
+
+class ParkingRepositoryProvider(Provider):
+    """Serves the real repository wrapped so that a test can hold a read mid-flight."""
+
+    scope = Scope.APP
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.repository: ParkingItemRepository | None = None
+
+    @provide(override=True)
+    def items(self, engine: AsyncEngine) -> ItemRepository:
+        self.repository = ParkingItemRepository(SqlaItemRepository(engine))
+        return self.repository  # type: ignore[return-value]
 
 
 class ParkedRow:

@@ -15,13 +15,16 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from application.items import CachedItems
 from application.metrics import PublishMetrics
+from domain.caching import CacheTtls
 from domain.errors import DomainError
 from domain.ports import Clock, MetricsPort
 from infrastructure.process import SignalShutdown
 from infrastructure.sqla.engine import prepare_database
 from presentation.http.auth import admin_only, metrics_viewers
 from presentation.http.cache import CacheAdminController, CacheController
+from presentation.http.cached_reads import CachedReads
 from presentation.http.dashboard import dashboard, dashboard_script, dashboard_styles, sign_in
 from presentation.http.di import AppScoped, current_app_scoped
 from presentation.http.errors import client_error_handler, domain_error_handler, internal_error_handler
@@ -107,11 +110,18 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         request_max_body_size=settings.max_body_bytes,
     )
     app.state.dishka_container = container  # where dishka's integrations, and tests, look for it
+    # Cached item reads are answered in front of the router; the layers around it time them and add the headers.
+    cached_reads = CachedReads(app.asgi_handler)
+
+    async def start_cached_reads() -> None:
+        cached_reads.start(await container.get(CachedItems), await container.get(CacheTtls))
+
+    app.on_startup.append(start_cached_reads)
     # The outermost layer adds the headers every response carries (errors and unmatched paths included).
     if settings.profiling:
         # Around Litestar's router and exception handling, so that 404s and 405s are timed too.
         profiler = ProfilingMiddleware(
-            with_app_container(app.asgi_handler, container),
+            with_app_container(cached_reads, container),
             slow_request_ms=settings.slow_request_ms,
             headers=EVERY_RESPONSE_HEADERS,
         )
@@ -124,7 +134,7 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         if settings.redis_url is not None:
             app.on_startup.append(start_publishing)
     else:
-        app.asgi_handler = with_headers(with_app_container(app.asgi_handler, container), EVERY_RESPONSE_HEADERS)
+        app.asgi_handler = with_headers(with_app_container(cached_reads, container), EVERY_RESPONSE_HEADERS)
     return app
 
 

@@ -7,15 +7,11 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from dishka import Provider, Scope, provide
 from litestar.testing import AsyncTestClient
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.ports import ItemRepository
-from infrastructure.sqla.items import SqlaItemRepository
 from presentation.app import create_app
 from presentation.settings import Settings
-from tests.fakes import ParkingItemRepository
+from tests.fakes import ParkingRepositoryProvider
 
 Client = AsyncTestClient  # type: ignore[type-arg]
 TOKEN = "s3cret-admin-token-for-tests"
@@ -51,21 +47,6 @@ async def test_create_and_delete_invalidate_the_lists(client: Client) -> None:
     after_delete = await client.get("/items")
     assert (after_delete.headers["X-Cache"], after_delete.json()["total"]) == ("MISS", 1)
     assert (await client.get(f"/items/{first['id']}")).status_code == 404
-
-
-class ParkingRepositoryProvider(Provider):
-    """Serves the real repository wrapped so that a test can hold a read mid-flight."""
-
-    scope = Scope.APP
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.repository: ParkingItemRepository | None = None
-
-    @provide(override=True)
-    def items(self, engine: AsyncEngine) -> ItemRepository:
-        self.repository = ParkingItemRepository(SqlaItemRepository(engine))
-        return self.repository  # type: ignore[return-value]
 
 
 async def test_a_read_in_flight_across_a_patch_never_leaves_the_old_item_cached(settings: Settings) -> None:
