@@ -5,8 +5,15 @@ Checks at the end: zero 5xx; server RSS at most 5 MB above its value after warm-
 representation equal to its database row (no stale cache after concurrent writes); /metrics counts equal to the
 requests this script sent, its own checks included.
 
+The client revalidates like a browser: it keeps the body and the `ETag` of every `GET /items/{id}` answered 200, and
+each later read of that id sends `If-None-Match: <kept ETag>`; a 304 keeps the copy, a 200 replaces copy and ETag (a
+server without ETags gets plain reads). The check of an item compares the copy kept after its final read with the
+database row; when that read was a 304, a difference is a stale validator, a failure like a stale item. The row
+printed at the end counts the 304s.
+
 The client is a minimal HTTP/1.1 one on asyncio streams and uvloop: one keep-alive connection per request in flight,
-every request pre-built as bytes before the drive starts, responses read by Content-Length or chunked to their end.
+every request pre-built as bytes before the drive starts (an item read gains its If-None-Match field when sent),
+responses read by Content-Length or chunked to their end.
 The row printed at the end gives the client's CPU time over the drive as a share of the drive's wall time: at 90 %
 or more of its core the req/s figure measures the client, not the server.
 `--tree DIR` serves another perfshop checkout (its `.venv`) with this same client, checks and settings.
@@ -47,6 +54,7 @@ MIX = (
     ("GET /metrics", 3),
     ("<unmatched>", 20),
 )
+ITEM_READ = "GET /items/{item_id}"
 
 
 def probe_lines(report: Path) -> list[str]:
@@ -81,8 +89,9 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
         self.idle_since = 0.0
 
-    async def exchange(self, request: bytes) -> tuple[int, bytes]:
-        """Send one request and read its whole response; (status, body). On a LOST error the connection is closed."""
+    async def exchange(self, request: bytes) -> tuple[int, bytes, bytes]:
+        """Send one request and read its whole response; (status, head, body). On a LOST error the connection is
+        closed."""
         try:
             async with asyncio.timeout(TIMEOUT_S):
                 return await self._exchange(request)
@@ -90,7 +99,7 @@ class Connection:
             self.close()
             raise
 
-    async def _exchange(self, request: bytes) -> tuple[int, bytes]:
+    async def _exchange(self, request: bytes) -> tuple[int, bytes, bytes]:
         """`exchange` without its deadline and clean-up: (re)open when needed, write, read the response."""
         reader, writer = self.reader, self.writer
         if reader is None or writer is None or reader.at_eof() or time.monotonic() - self.idle_since > self.keep_alive:
@@ -112,7 +121,7 @@ class Connection:
         if b"\r\nconnection: close" in fields:
             self.close()
         self.idle_since = time.monotonic()
-        return status, body
+        return status, head, body
 
     def close(self) -> None:
         """Close the connection (if open); the next exchange opens a new one."""
@@ -131,6 +140,12 @@ async def read_chunked(reader: asyncio.StreamReader) -> bytes:
     return b"".join(parts)
 
 
+def etag_of(head: bytes) -> bytes:
+    """The `ETag` field's value in a response head (the status line and fields), b"" when there is none."""
+    at = head.lower().find(b"\r\netag:")  # the same offsets in `head`: the tag's case is kept
+    return head[at + 7 : head.index(b"\r\n", at + 2)].strip() if at >= 0 else b""
+
+
 class Soak:
     """One server, one client of `concurrency` connections, and the tally of every request the client sent."""
 
@@ -141,6 +156,8 @@ class Soak:
         self.sent: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.dropped: list[str] = []
+        # The plain request of each item read (no If-None-Match) -> ETag (b"" when none) and body of its last 200.
+        self.copies: dict[bytes, tuple[bytes, bytes]] = {}
 
     def request(self, method: str, target: str, body: object = None) -> bytes:
         """The bytes of one request: HTTP/1.1 (keep-alive by default), with `body` as JSON when given."""
@@ -150,24 +167,32 @@ class Soak:
         content = json.dumps(body).encode()
         return f"{head}Content-Type: application/json\r\nContent-Length: {len(content)}\r\n\r\n".encode() + content
 
-    async def call(self, endpoint: str, request: bytes, connection: Connection | None = None) -> bytes | None:
-        """Send one request (on the first connection unless told) and count it under its route template.
+    async def call(self, endpoint: str, request: bytes, connection: Connection | None = None) -> int | None:
+        """Send one request (on the first connection unless told), count it under its route template; its status.
 
-        A lost connection is recorded in `dropped`, not raised, and the request is not counted as sent.
+        An item read sends `If-None-Match` with the ETag kept of the item, if any; a 200 replaces the kept copy and
+        ETag, a 304 leaves them. A lost connection is recorded in `dropped`, not raised, and the request is not
+        counted as sent (None).
         """
+        kept = self.copies.get(request) if endpoint == ITEM_READ else None
+        etag = kept[0] if kept is not None else b""
+        # The request ends with the blank line: the field goes before it.
+        sent = request[:-2] + b"If-None-Match: " + etag + b"\r\n\r\n" if etag else request
         try:
-            status, body = await (connection or self.connections[0]).exchange(request)
+            status, head, body = await (connection or self.connections[0]).exchange(sent)
         except LOST as error:
             self.dropped.append(f"{request.split(b' HTTP/1.1', 1)[0].decode()}: {error!r}")
             return None
         self.sent[endpoint] += 1
         self.statuses[status] += 1
-        return body
+        if endpoint == ITEM_READ and status == 200:
+            self.copies[request] = (etag_of(head), body)
+        return status
 
     def one(self, kind: str, rng: random.Random) -> bytes:
         """A request of the given kind with random parameters."""
         item = rng.randint(1, self.items)
-        if kind == "GET /items/{item_id}":
+        if kind == ITEM_READ:
             return self.request("GET", f"/items/{item}")
         if kind == "GET /items":
             return self.request("GET", f"/items?page={rng.randint(1, 20)}&size={rng.choice((10, 20))}")
@@ -184,32 +209,31 @@ class Soak:
     async def drive(self, total: int, seed: int) -> tuple[float, float]:
         """Send `total` requests of the mix with one in flight per connection; (requests/s, client core share).
 
-        The requests are drawn and built before the clock starts; the connections take them in turn from one list.
+        The requests are drawn and built before the clock starts.
         """
         rng = random.Random(seed)
         kinds = rng.choices([kind for kind, _ in MIX], weights=[weight for _, weight in MIX], k=total)
-        plan = iter([(kind, self.one(kind, rng)) for kind in kinds])
+        return await self.send_all([(kind, self.one(kind, rng)) for kind in kinds])
+
+    async def send_all(self, plan: list[tuple[str, bytes]]) -> tuple[float, float]:
+        """Send the (route template, request) pairs of `plan`, the connections taking them in turn from the list, one
+        in flight on each; (requests/s, the client's CPU time over the wall time)."""
+        todo = iter(plan)
 
         async def worker(connection: Connection) -> None:
-            for kind, request in plan:
+            for kind, request in todo:
                 await self.call(kind, request, connection)
 
         started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker(connection) for connection in self.connections))
         wall = time.perf_counter() - started
-        return total / wall, (time.process_time() - cpu) / wall
+        return len(plan) / wall, (time.process_time() - cpu) / wall
 
     async def warm_up(self, pages: int) -> None:
         """Fill the cache to its bound, then run a short burst of the mix so that pools and buffers are sized."""
         for page in range(1, pages + 1):
             await self.call("GET /items", self.request("GET", f"/items?page={page}&size=10"))
-        ids = iter(range(1, self.items + 1))
-
-        async def reader(connection: Connection) -> None:
-            for item in ids:
-                await self.call("GET /items/{item_id}", self.request("GET", f"/items/{item}"), connection)
-
-        await asyncio.gather(*(reader(connection) for connection in self.connections))
+        await self.send_all([(ITEM_READ, self.request("GET", f"/items/{item}")) for item in range(1, self.items + 1)])
         await self.drive(WARM_UP_REQUESTS, seed=1)
 
     def close(self) -> None:
@@ -219,7 +243,7 @@ class Soak:
 
 
 def stale_items(soak_items: dict[int, dict[str, object]], database: Path) -> list[int]:
-    """Ids whose cached representation differs from the database row."""
+    """Ids whose kept copy differs from the database row."""
     with sqlite3.connect(database) as conn:
         rows = conn.execute("SELECT id, name, description, price, stock, updated_at FROM items").fetchall()
     stale = []
@@ -245,7 +269,8 @@ class Outcome(NamedTuple):
     client_share: float  # the client's CPU time over the drive's wall time
     memory_warm: dict[str, float]
     memory_end: dict[str, float]
-    stale: list[int]
+    stale: list[int]  # items whose copy, refreshed by a 200 at the final read, differs from the database row
+    stale_validators: list[int]  # items whose final read was a 304 while the copy differs from the database row
     counted: dict[str, dict[str, Any]]
 
 
@@ -272,17 +297,21 @@ async def soak_server(
         if outage is not None:
             await outage
         memory_end = await probe_memory(pid, memory)
-        cached = {}
+        cached, revalidated = {}, set()
         for item in range(1, soak.items + 1):
             read = soak.request("GET", f"/items/{item}")
-            await soak.call("GET /items/{item_id}", read)  # a miss at most, then a hit
-            body = await soak.call("GET /items/{item_id}", read)
-            cached[item] = json.loads(body) if body is not None else {}
-        _, metrics = await soak.connections[0].exchange(soak.request("GET", "/metrics"))  # not counted: it reads
+            await soak.call(ITEM_READ, read)  # a miss at most, then a hit
+            if await soak.call(ITEM_READ, read) == 304:  # the final read, with the ETag kept (or just refreshed)
+                revalidated.add(item)
+            cached[item] = json.loads(soak.copies[read][1]) if read in soak.copies else {}
+        _, _, metrics = await soak.connections[0].exchange(soak.request("GET", "/metrics"))  # not counted: it reads
         counted = json.loads(metrics)["endpoints"]
     finally:
         soak.close()
-    return Outcome(rate, client_share, memory_warm, memory_end, stale_items(cached, database), counted)
+    differing = stale_items(cached, database)
+    stale = [item for item in differing if item not in revalidated]
+    stale_validators = [item for item in differing if item in revalidated]
+    return Outcome(rate, client_share, memory_warm, memory_end, stale, stale_validators, counted)
 
 
 def server_command(tree: Path | None, memory: Path) -> tuple[list[str], Path | None]:
@@ -346,14 +375,15 @@ def report(requests: int, soak: Soak, outcome: Outcome) -> int:
     warm, end = outcome.memory_warm, outcome.memory_end
     growth = end["rss"] - warm["rss"]
     print(
-        "| requests | req/s | client CPU | 5xx | statuses | RSS after warm-up MB | RSS at end MB | growth MB | stale "
-        "| mismatches | lost |\n|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
+        "| requests | req/s | client CPU | 5xx | statuses | 304s | RSS after warm-up MB | RSS at end MB | growth MB "
+        "| stale | stale validators | mismatches | lost |\n"
+        "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     print(
         f"| {requests:,} | {outcome.rate:,.0f} | {100 * outcome.client_share:.0f} % | {server_errors} | "
-        f"{dict(sorted(soak.statuses.items()))} | "
-        f"{warm['rss']:.1f} | {end['rss']:.1f} | {growth:+.1f} | {len(outcome.stale)} | {len(mismatched)} | "
-        f"{len(soak.dropped)} |"
+        f"{dict(sorted(soak.statuses.items()))} | {soak.statuses[304]:,} | "
+        f"{warm['rss']:.1f} | {end['rss']:.1f} | {growth:+.1f} | {len(outcome.stale)} | "
+        f"{len(outcome.stale_validators)} | {len(mismatched)} | {len(soak.dropped)} |"
     )
     print("\n| memory, MB | after warm-up | at end | growth |\n|---|---:|---:|---:|")
     for part in warm:
@@ -365,6 +395,11 @@ def report(requests: int, soak: Soak, outcome: Outcome) -> int:
         failures.append(f"RSS grew {growth:.1f} MB after warm-up (budget {RSS_BUDGET_MB} MB)")
     if outcome.stale:
         failures.append(f"{len(outcome.stale)} items cached differently from the database, e.g. {outcome.stale[:5]}")
+    if outcome.stale_validators:
+        failures.append(
+            f"{len(outcome.stale_validators)} items answered 304 to a copy that differs from the database (stale "
+            f"validators), e.g. {outcome.stale_validators[:5]}"
+        )
     if mismatched:
         failures.append(f"/metrics counts differ from the requests sent: {mismatched}")
     if soak.dropped:
@@ -380,7 +415,7 @@ async def wait_up(soak: Soak) -> None:
     health = soak.request("GET", "/health")
     while time.monotonic() < deadline:
         try:
-            status, _ = await soak.connections[0].exchange(health)
+            status, _, _ = await soak.connections[0].exchange(health)
         except LOST:
             await asyncio.sleep(0.1)
             continue
