@@ -4,7 +4,10 @@
 Contenders, each served on core 0 (`taskset -c 0`) and bound to 127.0.0.1:
 - this change: `perfshop serve` from the working tree (the venv's console script), profiling on, SQLite seeded
   with 1,000 items; the miss rows run on servers of their own with PERFSHOP_CACHE_MAX_ENTRIES=1, on SQLite and on
-  PostgreSQL (a database this script creates and drops; the PostgreSQL server itself runs unpinned);
+  PostgreSQL (a database this script creates and drops; the PostgreSQL server itself runs unpinned); the missing-id
+  scan runs on one of its own with PERFSHOP_CACHE_NOT_FOUND_TTL=120 (404s of missing ids cached) when this tree's
+  settings know that variable, and without it otherwise (perfshop refuses to start on a PERFSHOP_ variable it does
+  not know);
 - the baseline (`--baseline REV`): the same, from a temporary `git worktree` with a venv of its own synced from
   that commit's lock (`uv sync --frozen`), so that it runs the server stack it shipped with; removed afterwards;
 - the peers (`--peers DIR`): the textbook FastAPI `cache_app.py` and bare Litestar `app.py`, each in a venv of its
@@ -14,24 +17,40 @@ Contenders, each served on core 0 (`taskset -c 0`) and bound to 127.0.0.1:
   --factory --loop uvloop --http 1 --workers 1 --no-access-log` instead of `perfshop serve`'s uvicorn, with servers
   of its own for the miss rows; the run then also prints a table of uvicorn against Granian, row by row.
 
-Every row is `wrk -t1 -c64` on core 1 (a Lua script where the row needs several ids or a body), for `--seconds`
-per run, in `--rounds` rounds with the order of the rows and of the contenders within a row rotated each round;
-figures are medians. The server's CPU per request is the utime+stime delta of the server process and its
-descendants (/proc/PID/stat) over the run, divided by the requests wrk completed. Last, this tree's `bench/soak.py`
-runs the same command against both trees' servers (`--tree`: the baseline's `perfshop serve` from its own venv,
-both allowed 64 exports at once so that both serve every export of the mix), alternating, and its requests/s is
-recorded with the share of its core the soak client used (a client at 90 % or more of its core voids the figure:
-it measured the client).
+Every row is `wrk -t1 -c64 --latency` on core 1 (a Lua script where the row needs several ids, a body or a status
+count), for `--seconds` per run, in `--rounds` rounds with the order of the rows (the missing-id scan among them) and
+of the contenders within a row rotated each round; figures are medians: requests/s, server CPU µs per request and
+wrk's 99th percentile latency in ms. The server's CPU per request is the utime+stime delta of the server process and
+its descendants (/proc/PID/stat) over the run, divided by the requests wrk completed.
 
-`--smoke` runs in seconds without baseline and peers: one 1 s round of /health, cached GET and (when PostgreSQL
-answers) the PostgreSQL miss path against this change, and on Granian too when granian is installed; a missing
-wrk, PostgreSQL or granian is a skip line, not a failure.
+Two measurements are of this change alone, the baseline and the peers having no ETag:
+- "304 revalidation GET /items/{id}": GET /items/1 with `If-None-Match: <the ETag GET /items/1 answers>` (fetched
+  before each run), on this change and on Granian; every response must be a 304, which the row's script counts (wrk's
+  own "Non-2xx or 3xx responses" counts statuses over 399 only: a 200, a validator that did not match, passes it).
+  Its target is set against this change's cached GET 200 row of the same run.
+- the missing-id scan: 10,000 ids that no item has, round r's from 1,000,001 + r × 10,000 on (the warm-up's after
+  the last round's), so that each round's first pass finds none of them cached; each id requested exactly once per
+  pass by 64 keep-alive connections of bench/soak.py's client, run in this process on core 1; two passes back to
+  back, well within the TTL, every answer a 404. Per pass: requests/s, the client's core share, the database reads
+  (the delta of /cache/stats `loads`, one per loader run) and the delta of `negative_hits` (n/a when the stats lack
+  it); pass 2 / pass 1 is the median of each round's own ratio.
+
+Last, this tree's `bench/soak.py` runs the same command against both trees' servers (`--tree`: the baseline's
+`perfshop serve` from its own venv, both allowed 64 exports at once so that both serve every export of the mix),
+alternating, and its requests/s is recorded with the share of its core the soak client used (a client at 90 % or
+more of its core voids the figure: it measured the client; the missing-id scan's speed-up likewise).
+
+`--smoke` runs in seconds without baseline and peers: one 1 s round of /health, cached GET, 304 revalidation and
+(when PostgreSQL answers) the PostgreSQL miss path against this change, and on Granian too when granian is
+installed, then the missing-id scan over 500 ids; a missing wrk, PostgreSQL or granian is a skip line, not a
+failure.
 """
 
 import argparse
 import asyncio
 import hashlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -43,10 +62,16 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
+
+import uvloop
+
+from soak import ITEM_READ, Soak
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER_CORE, CLIENT_CORE = "0", "1"
@@ -55,10 +80,15 @@ ITEMS = 1000
 MISS_IDS = 100  # the miss rows request ids 1..100 in turn, through a cache of one entry
 PATCH_FIRST, PATCH_IDS = 2, 50  # the write rows change ids 2..51 in turn; the cached row reads id 1
 MISSING_ID = 1_000_000
+SCAN_FIRST, SCAN_IDS, SMOKE_SCAN_IDS = 1_000_001, 10_000, 500  # the missing-id scan's ids, per round
+NEGATIVE_CACHING = {"PERFSHOP_CACHE_NOT_FOUND_TTL": "120"}  # the scan server's 404s cached, when the tree can
+CLIENT_KEEP_ALIVE_S = 2.0  # below perfshop's PERFSHOP_KEEP_ALIVE_S (5): no request races the close of an idle one
 CLIENT_VOID_SHARE = 0.90
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+LATENCY_UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}  # wrk's units in --latency
 THIS, BASE, GRANIAN = "this change", "baseline", "this change on Granian"
-SMOKE_ROWS = ("GET /health", "cached GET /items/{id}", "miss path GET /items/{id}, PostgreSQL")
+REVALIDATION, CACHED = "304 revalidation GET /items/{id}", "cached GET /items/{id}"
+SMOKE_ROWS = ("GET /health", CACHED, REVALIDATION, "miss path GET /items/{id}, PostgreSQL")
 
 
 def lua_get_round_robin(first: int, count: int) -> str:
@@ -85,13 +115,45 @@ end
 """
 
 
+def lua_not_modified(path: str) -> str:
+    """wrk script: GET `path` (wrk -H adds the If-None-Match), counting the responses that are not 304.
+
+    wrk's own "Non-2xx or 3xx responses" counts statuses over 399 only (wrk 4.1, checked: a 200 passes it). The
+    count lives in the thread's Lua state; done() runs in the main one and reads it through the thread.
+    """
+    return f"""wrk.path = "{path}"
+local threads = {{}}
+setup = function(thread)
+  table.insert(threads, thread)
+end
+not_304 = 0
+response = function(status)
+  if status ~= 304 then
+    not_304 = not_304 + 1
+  end
+end
+done = function()
+  local total = 0
+  for _, thread in ipairs(threads) do
+    total = total + thread:get("not_304")
+  end
+  io.write(string.format("Not 304: %d\\n", total))
+end
+"""
+
+
 @dataclass(frozen=True)
 class Load:
-    """What wrk sends: one GET path, or a Lua script; and which statuses the row expects."""
+    """What wrk sends: one GET path, or a Lua script; and which statuses the row expects.
+
+    `revalidate`: `path` is sent with `If-None-Match: <the ETag it answers with>`, fetched just before the run, and
+    every response must be a 304 (the script is `lua_not_modified(path)`).
+    """
 
     path: str
     script: str | None = None
     expect_404: bool = False
+    revalidate: bool = False
 
 
 @dataclass
@@ -213,13 +275,22 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # fields 14 and 15 of stat
 
 
-def http_get(port: int, path: str) -> tuple[int, dict[str, str]]:
-    """Status and headers (names in lower case) of one GET on loopback."""
+def http_get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str]]:
+    """Status and headers (names in lower case) of one GET on loopback, with `headers` sent."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - the http:// URL above
             return response.status, {k.lower(): v for k, v in response.headers.items()}
     except urllib.error.HTTPError as error:
         return error.code, {k.lower(): v for k, v in error.headers.items()}
+
+
+def current_etag(port: int, path: str) -> str:
+    """The ETag a GET of `path` answers with now; fails unless the answer is a 200 with one."""
+    status, headers = http_get(port, path)
+    if status != 200 or "etag" not in headers:
+        raise RuntimeError(f"GET {path} on port {port} -> {status}, ETag {headers.get('etag')}: nothing to revalidate")
+    return headers["etag"]
 
 
 def free_port() -> int:
@@ -258,11 +329,15 @@ class Wrk:
     requests: int
     non_2xx: int
     socket_errors: str
+    p99_ms: float
+    not_304: int | None  # counted by lua_not_modified's script; None for the other loads
 
 
 def wrk(port: int, load: Load, seconds: int, folder: Path) -> Wrk:
-    """wrk -t1 -c64 on the client core for `seconds` against one load; bounded in time."""
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s"]
+    """wrk -t1 -c64 --latency on the client core for `seconds` against one load; bounded in time."""
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s", "--latency"]
+    if load.revalidate:
+        command += ["-H", f"If-None-Match: {current_etag(port, load.path)}"]
     if load.script is not None:
         script = folder / f"load-{abs(hash(load.script))}.lua"
         script.write_text(load.script)
@@ -273,30 +348,46 @@ def wrk(port: int, load: Load, seconds: int, folder: Path) -> Wrk:
     out = done.stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
-    if done.returncode != 0 or not rps or not total:
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m|h)$", out, re.MULTILINE)
+    not_304 = re.search(r"^Not 304: (\d+)$", out, re.MULTILINE)
+    if done.returncode != 0 or not rps or not total or not p99 or (load.revalidate and not not_304):
         raise RuntimeError(f"wrk failed on {load.path}:\n{out}{done.stderr}")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     return Wrk(float(rps.group(1)), int(total.group(1)), int(non_2xx.group(1)) if non_2xx else 0,
-               errors.group(1) if errors else "")  # fmt: skip
+               errors.group(1) if errors else "", float(p99.group(1)) * LATENCY_UNITS_MS[p99.group(2)],
+               int(not_304.group(1)) if not_304 else None)  # fmt: skip
 
 
-def measure(server: Server, load: Load, seconds: int, folder: Path) -> tuple[float, float]:
-    """(requests/s, server CPU µs per request) of one run; fails when the statuses are not the row's."""
+class Run(NamedTuple):
+    """One contender's figures in one run (or their medians): requests/s, server CPU µs per request, p99 in ms."""
+
+    rps: float
+    us: float
+    p99_ms: float
+
+
+def measure(server: Server, load: Load, seconds: int, folder: Path) -> Run:
+    """One run's figures; fails when the statuses are not the row's."""
     before = server.cpu_seconds()
     result = wrk(server.port, load, seconds, folder)
     used = server.cpu_seconds() - before
     if result.requests == 0:
         raise RuntimeError(f"{server.name} {load.path}: wrk completed no request")
-    expected_non_2xx = result.requests if load.expect_404 else 0
-    if result.non_2xx != expected_non_2xx:
+    if load.revalidate:  # the script's count: wrk's own leaves the 3xx and 2xx alike out
+        wrong, expected = result.not_304 or 0, "304 (a 200: the ETag sent did not match)"
+    elif load.expect_404:
+        wrong, expected = result.requests - result.non_2xx, "404"
+    else:
+        wrong, expected = result.non_2xx, "2xx"
+    if wrong:
         raise RuntimeError(
-            f"{server.name} {load.path}: {result.non_2xx} of {result.requests} responses were not 2xx "
-            f"(expected {expected_non_2xx}); log tail:\n{server.log.read_text()[-2000:]}"
+            f"{server.name} {load.path}: {wrong} of {result.requests} responses were not {expected}; "
+            f"log tail:\n{server.log.read_text()[-2000:]}"
         )
     if result.socket_errors:
         print(f"  note: {server.name} {load.path}: wrk socket errors {result.socket_errors}")
-    return result.rps, used / result.requests * 1e6
+    return Run(result.rps, used / result.requests * 1e6, result.p99_ms)
 
 
 # --- contenders ---------------------------------------------------------------------------------------------------
@@ -319,11 +410,18 @@ def perfshop_env(port: int, database_url: str, *, miss: bool) -> dict[str, str]:
 
 
 def perfshop_server(
-    name: str, perfshop: Path, folder: Path, database_url: str, *, miss: bool, cwd: Path | None = None
+    name: str,
+    perfshop: Path,
+    folder: Path,
+    database_url: str,
+    *,
+    miss: bool,
+    cwd: Path | None = None,
+    extra: dict[str, str] | None = None,
 ) -> Server:
-    """`perfshop serve` (uvicorn on uvloop and httptools, one worker) with the bench settings."""
+    """`perfshop serve` (uvicorn on uvloop and httptools, one worker) with the bench settings and `extra` ones."""
     port = free_port()
-    env = perfshop_env(port, database_url, miss=miss)
+    env = {**perfshop_env(port, database_url, miss=miss), **(extra or {})}
     return Server(name, [str(perfshop), "serve"], env, port, "/health", folder, cwd=cwd)
 
 
@@ -406,6 +504,82 @@ def pg_database(dsn: str, name: str) -> Iterator[str]:
         asyncio.run(_pg_admin(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+# --- missing-id scan ------------------------------------------------------------------------------------------------
+
+
+def negative_caching_refused() -> str | None:
+    """None when this tree's settings take NEGATIVE_CACHING, else why not (perfshop would refuse to start)."""
+    from presentation.settings import SettingsError, load_settings
+
+    try:
+        load_settings(NEGATIVE_CACHING)
+    except SettingsError as error:
+        return str(error)
+    return None
+
+
+class ScanPass(NamedTuple):
+    """One pass of the missing-id scan."""
+
+    requests: int
+    rps: float
+    client_share: float  # the client's CPU time over the pass's wall time
+    loads: int  # database reads: the delta of /cache/stats `loads`, one per loader run
+    negative_hits: int | None  # the delta of /cache/stats `negative_hits`; None when the stats have no such key
+
+
+def scan_block(block: int, count: int) -> range:
+    """The `block`-th run of `count` missing ids from SCAN_FIRST: one round's, none of them requested before."""
+    return range(SCAN_FIRST + block * count, SCAN_FIRST + (block + 1) * count)
+
+
+@contextmanager
+def on_core(core: str) -> Iterator[None]:
+    """This thread (and the threads it starts) on `core` for the block, when `pin` would pin a child there."""
+    cores = os.sched_getaffinity(0)
+    if pin(core):
+        os.sched_setaffinity(0, {int(core)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cores)
+
+
+def missing_id_scan(server: Server, ids: range) -> tuple[ScanPass, ScanPass]:
+    """Pass 1 and pass 2 over `ids`, back to back, from bench/soak.py's client in this process on the client core."""
+    with on_core(CLIENT_CORE):
+        return uvloop.run(scan_passes(server, ids))
+
+
+async def scan_passes(server: Server, ids: range) -> tuple[ScanPass, ScanPass]:
+    """Both passes on CONNECTIONS keep-alive connections, opened (with an uncounted /health) before the first."""
+    client = Soak(server.port, items=0, concurrency=CONNECTIONS, keep_alive=CLIENT_KEEP_ALIVE_S)
+    health = client.request("GET", "/health")
+    try:
+        await asyncio.gather(*(connection.exchange(health) for connection in client.connections))
+        return await scan_pass(client, server, ids), await scan_pass(client, server, ids)
+    finally:
+        client.close()
+
+
+async def scan_pass(client: Soak, server: Server, ids: range) -> ScanPass:
+    """Each id of `ids` requested once, the requests built before the clock; fails unless every answer is a 404."""
+    plan = [(ITEM_READ, client.request("GET", f"/items/{item}")) for item in ids]
+    stats = client.request("GET", "/cache/stats")
+    before = json.loads((await client.connections[0].exchange(stats))[2])
+    client.statuses.clear()
+    rps, share = await client.send_all(plan)
+    after = json.loads((await client.connections[0].exchange(stats))[2])
+    if client.dropped or client.statuses != Counter({404: len(ids)}):
+        raise RuntimeError(
+            f"{server.name}: the missing-id scan's {len(ids):,} requests got {dict(client.statuses)} and "
+            f"{len(client.dropped)} lost (e.g. {client.dropped[:3]}), not all 404; log tail:\n"
+            f"{server.log.read_text()[-2000:]}"
+        )
+    hits = (after["negative_hits"] - before["negative_hits"]) if "negative_hits" in after else None
+    return ScanPass(len(ids), rps, share, after["loads"] - before["loads"], hits)
+
+
 # --- soak -----------------------------------------------------------------------------------------------------------
 
 
@@ -470,6 +644,7 @@ def rows() -> list[Row]:
     patch = Load("PATCH /items/{2..51}", lua_write("PATCH", PATCH_FIRST, PATCH_IDS))
     put = Load("PUT /items/{2..51}", lua_write("PUT", PATCH_FIRST, PATCH_IDS))
     cached = Load("/items/1")
+    revalidate = Load("/items/1", lua_not_modified("/items/1"), revalidate=True)
     return [
         Row(
             "miss path GET /items/{id}, SQLite",
@@ -487,11 +662,12 @@ def rows() -> list[Row]:
             (("bare Litestar GET /stats", "bare", Load("/stats")),),
         ),
         Row(
-            "cached GET /items/{id}",
+            CACHED,
             ("this", cached),
             ("base", cached),
             (("textbook cached GET /items/1", "textbook", cached), ("bare Litestar GET /items/1", "bare", cached)),
         ),
+        Row(REVALIDATION, ("this", revalidate)),
     ]
 
 
@@ -507,7 +683,7 @@ def contenders(row: Row, servers: dict[str, Server]) -> list[tuple[str, Server, 
 
 
 def sanity_checks(servers: dict[str, Server]) -> list[str]:
-    """The rows measure what they say: misses miss, hits hit, the missing id is a 404."""
+    """The rows measure what they say: misses miss, hits hit, the ETag revalidates, the missing id is a 404."""
     lines = []
     for key, server in servers.items():
         port = server.port
@@ -525,6 +701,12 @@ def sanity_checks(servers: dict[str, Server]) -> list[str]:
             )
             if key == "textbook":
                 lines.append(f"{server.name}: /items/{MISSING_ID} -> {http_get(port, f'/items/{MISSING_ID}')[0]}")
+            if key in ("this", "granian"):
+                etag = current_etag(port, "/items/1")
+                status = http_get(port, "/items/1", {"If-None-Match": etag})[0]
+                lines.append(f"{server.name}: /items/1 with If-None-Match: {etag} -> {status} (a 200: no match)")
+        elif key == "this-scan":  # an id below the scan's: none of its blocks is cached by the check
+            lines.append(f"{server.name}: /items/{MISSING_ID} -> {http_get(port, f'/items/{MISSING_ID}')[0]}")
         elif key == "bare":
             lines.append(f"{server.name}: /stats -> {http_get(port, '/stats')[0]}")
     if "this" in servers and "granian" in servers:
@@ -548,56 +730,95 @@ def same_answers(uvicorn: Server, granian: Server) -> list[str]:
     return lines
 
 
+Plan = list[tuple[Row, list[tuple[str, Server, Load]]] | Server]  # a Server: the missing-id scan's turn, on it
+
+
 def run_rounds(
-    servers: dict[str, Server], rounds: int, seconds: int, warm_up: bool, folder: Path, only: tuple[str, ...] = ()
-) -> dict[tuple[str, str], list[tuple[float, float]]]:
-    """Every row's contenders (or the rows named in `only`), rows and contenders rotated each round."""
+    servers: dict[str, Server],
+    rounds: int,
+    seconds: int,
+    warm_up: bool,
+    folder: Path,
+    only: tuple[str, ...] = (),
+    scan_ids: int = SCAN_IDS,
+) -> tuple[dict[tuple[str, str], list[Run]], list[tuple[ScanPass, ScanPass]]]:
+    """Every row's contenders (or the rows named in `only`) and the missing-id scan when its server runs; rows, scan
+    and contenders rotated each round, the scan on round r's block of `scan_ids` ids (the warm-up's after them)."""
     chosen = [row for row in rows() if not only or row.name in only]
-    plan = [(row, found) for row in chosen if (found := contenders(row, servers))]
+    plan: Plan = [(row, found) for row in chosen if (found := contenders(row, servers))]
+    if "this-scan" in servers:
+        plan.append(servers["this-scan"])
     if warm_up:
-        for _, found in plan:
-            for _, server, load in found:
+        for entry in plan:
+            if isinstance(entry, Server):
+                missing_id_scan(entry, scan_block(rounds, scan_ids))
+                continue
+            for _, server, load in entry[1]:
                 wrk(server.port, load, 1, folder)
-    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    results: dict[tuple[str, str], list[Run]] = {}
+    scans: list[tuple[ScanPass, ScanPass]] = []
     for round_ in range(rounds):
         shift = round_ % len(plan)
-        for row, found in plan[shift:] + plan[:shift]:
+        for entry in plan[shift:] + plan[:shift]:
+            if isinstance(entry, Server):
+                scans.append(missing_id_scan(entry, scan_block(round_, scan_ids)))
+                continue
+            row, found = entry
             turn = round_ % len(found)
             for label, server, load in found[turn:] + found[:turn]:
                 results.setdefault((row.name, label), []).append(measure(server, load, seconds, folder))
         print(f"  round {round_ + 1}/{rounds} done, load average {os.getloadavg()[0]:.2f}", flush=True)
-    return results
+    return results, scans
 
 
-def med(values: list[tuple[float, float]] | None) -> tuple[float, float] | None:
-    """(median req/s, median µs) of the runs."""
+def med(values: list[Run] | None) -> Run | None:
+    """The runs' medians, figure by figure."""
     if not values:
         return None
-    return statistics.median(v[0] for v in values), statistics.median(v[1] for v in values)
+    return Run(*(statistics.median(figures) for figures in zip(*values, strict=True)))
 
 
-def fmt(pair: tuple[float, float] | None) -> tuple[str, str]:
-    """req/s and µs as table cells."""
-    return (f"{pair[0]:,.0f}", f"{pair[1]:,.0f}") if pair else ("n/a", "n/a")
+def fmt(run: Run | None) -> tuple[str, str, str]:
+    """req/s, µs and p99 ms as table cells."""
+    return (f"{run.rps:,.0f}", f"{run.us:,.0f}", f"{run.p99_ms:,.1f}") if run else ("n/a", "n/a", "n/a")
 
 
-def ratio(ours: tuple[float, float] | None, theirs: tuple[float, float] | None) -> float | None:
+def ratio(ours: Run | None, theirs: Run | None) -> float | None:
     """Requests/s of ours over theirs."""
-    return ours[0] / theirs[0] if ours and theirs and theirs[0] > 0 else None
+    return ours.rps / theirs.rps if ours and theirs and theirs.rps > 0 else None
+
+
+def p99_ratio(ours: Run | None, theirs: Run | None) -> float | None:
+    """p99 latency of ours over theirs: below 1, ours has the shorter tail."""
+    return ours.p99_ms / theirs.p99_ms if ours and theirs and theirs.p99_ms > 0 else None
+
+
+def times(value: float | None) -> str:
+    """A ratio as a table cell."""
+    return f"{value:.2f}x" if value else "n/a"
 
 
 def report(
-    results: dict[tuple[str, str], list[tuple[float, float]]],
+    results: dict[tuple[str, str], list[Run]],
+    scans: list[tuple[ScanPass, ScanPass]],
+    scan_setting: str,
     soaks: dict[str, list[SoakRun]],
     soak_command: str,
 ) -> None:
-    """The per-round figures, the table and the targets."""
-    print("\nper run (req/s / µs per request), in round order:")
-    for (row, label), values in results.items():
-        print(f"  {row} | {label}: " + ", ".join(f"{rps:,.0f}/{us:,.0f}" for rps, us in values))
-    header = "| row | perfshop req/s | CPU µs/request | baseline req/s | baseline µs/request | ratio to baseline "
-    print("\n" + header + "| peer | peer req/s | peer µs/request | ratio to peer |")
-    print("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+    """The per-round figures, the tables and the targets."""
+    print("\nper run (req/s / µs per request / p99 ms), in round order:")
+    for (name, label), values in results.items():
+        print(f"  {name} | {label}: " + ", ".join(f"{r.rps:,.0f}/{r.us:,.0f}/{r.p99_ms:,.1f}" for r in values))
+    for first, second in scans:
+        print(
+            f"  missing-id scan | {THIS}: pass 1 {first.rps:,.0f} req/s, {first.loads:,} reads, negative hits "
+            f"{count(first.negative_hits)}; pass 2 {second.rps:,.0f} req/s, {second.loads:,} reads, negative hits "
+            f"{count(second.negative_hits)}"
+        )
+    print("\n| row | perfshop req/s | CPU µs/request | p99 ms | baseline req/s | baseline µs/request "
+          "| baseline p99 ms | ratio to baseline | peer | peer req/s | peer µs/request | peer p99 ms | ratio to peer "
+          "| p99 ratio to peer |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     ratios: dict[str, float | None] = {}
     for row in rows():
         ours, base = med(results.get((row.name, THIS))), med(results.get((row.name, BASE)))
@@ -606,23 +827,25 @@ def report(
         to_base = ratio(ours, base)
         ratios[row.name] = to_base
         measured = [(label, med(results.get((row.name, label)))) for label, _, _ in row.peers]
-        peers = [(label, peer) for label, peer in measured if peer] or [("n/a", None)]
+        peers: list[tuple[str, Run | None]] = [(label, peer) for label, peer in measured if peer] or [("n/a", None)]
         for label, peer in peers:
-            to_peer = ratio(ours, peer)
+            to_peer, p99_to_peer = ratio(ours, peer), p99_ratio(ours, peer)
             ratios[f"{row.name} / {label}"] = to_peer
-            cells = [row.name, *fmt(ours), *fmt(base), f"{to_base:.2f}x" if to_base else "n/a"]
-            cells += [label if peer else "n/a", *fmt(peer), f"{to_peer:.2f}x" if to_peer else "n/a"]
+            ratios[f"{row.name} / {label}, p99"] = p99_to_peer
+            cells = [row.name, *fmt(ours), *fmt(base), times(to_base)]
+            cells += [label if peer else "n/a", *fmt(peer), times(to_peer), times(p99_to_peer)]
             print("| " + " | ".join(cells) + " |")
     if any(label == GRANIAN for _, label in results):
         granian_table(results)
+    speedup, reads = scan_table(scans, scan_setting) if scans else (None, None)
     soak_ratio = None
     if soaks:
         this_rps = statistics.median(r.rps for r in soaks[THIS]) if soaks.get(THIS) else None
         base_rps = statistics.median(r.rps for r in soaks[BASE]) if soaks.get(BASE) else None
         soak_ratio = this_rps / base_rps if this_rps and base_rps else None
-        cells = [f"soak mix (`{soak_command}`)", f"{this_rps:,.0f}" if this_rps else "n/a", "n/a"]
-        cells += [f"{base_rps:,.0f}" if base_rps else "n/a", "n/a", f"{soak_ratio:.2f}x" if soak_ratio else "n/a"]
-        print("| " + " | ".join([*cells, "n/a", "n/a", "n/a", "n/a"]) + " |")
+        cells = [f"soak mix (`{soak_command}`)", f"{this_rps:,.0f}" if this_rps else "n/a", "n/a", "n/a"]
+        cells += [f"{base_rps:,.0f}" if base_rps else "n/a", "n/a", "n/a", times(soak_ratio)]
+        print("| " + " | ".join([*cells, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"]) + " |")
         print("\n| soak | req/s by run | median req/s | client core share by run | checks passed |")
         print("|---|---|---:|---|---|")
         for label, runs in soaks.items():
@@ -638,36 +861,78 @@ def report(
             print(f"\nsoak figure void: {len(saturated)} run(s) with the client at ≥ 90 % of its core")
 
     print("\ntargets:")
-    targets = [
-        ("miss path, SQLite ≥ 4× baseline", ratios.get("miss path GET /items/{id}, SQLite"), 4.0),
-        ("miss path, PostgreSQL ≥ 4× baseline", ratios.get("miss path GET /items/{id}, PostgreSQL"), 4.0),
-        ("GET /health ≥ 3× baseline", ratios.get("GET /health"), 3.0),
-        ("PATCH ≥ 3× baseline", ratios.get("PATCH /items/{id}"), 3.0),
-        ("GET /cache/stats ≥ 0.85× bare Litestar", ratios.get("GET /cache/stats / bare Litestar GET /stats"), 0.85),
+    revalidation = ratio(med(results.get((REVALIDATION, THIS))), med(results.get((CACHED, THIS))))
+    targets = [  # (name, value, bar, whether the value must stay at or below the bar rather than reach it)
+        ("miss path, SQLite ≥ 4× baseline", ratios.get("miss path GET /items/{id}, SQLite"), 4.0, False),
+        ("miss path, PostgreSQL ≥ 4× baseline", ratios.get("miss path GET /items/{id}, PostgreSQL"), 4.0, False),
+        ("GET /health ≥ 3× baseline", ratios.get("GET /health"), 3.0, False),
+        ("PATCH ≥ 3× baseline", ratios.get("PATCH /items/{id}"), 3.0, False),
         (
-            "cached GET ≥ 1.0× textbook peer",
-            ratios.get("cached GET /items/{id} / textbook cached GET /items/1"),
-            1.0,
+            "GET /cache/stats ≥ 0.85× bare Litestar",
+            ratios.get("GET /cache/stats / bare Litestar GET /stats"),
+            0.85,
+            False,
         ),
-        ("soak ≥ 3× baseline", soak_ratio, 3.0),
+        ("cached GET ≥ 1.0× textbook peer", ratios.get(f"{CACHED} / textbook cached GET /items/1"), 1.0, False),
+        ("cached GET p99 ≤ 1.5× bare Litestar's", ratios.get(f"{CACHED} / bare Litestar GET /items/1, p99"), 1.5, True),
+        ("304 revalidation ≥ 1.0× this change's cached GET 200", revalidation, 1.0, False),
+        ("missing-id scan pass 2 ≥ 5× pass 1", speedup, 5.0, False),
+        ("soak ≥ 3× baseline", soak_ratio, 3.0, False),
     ]
-    for name, value, bar in targets:
-        verdict = "not measured" if value is None else f"{value:.2f}x, " + ("met" if value >= bar else "MISSED")
+    for name, value, bar, at_most in targets:
+        met = value is not None and (value <= bar if at_most else value >= bar)
+        verdict = "not measured" if value is None else f"{value:.2f}x, " + ("met" if met else "MISSED")
         print(f"- {name}: {verdict}")
+    verdict = "not measured" if reads is None else f"{reads:,.0f}, " + ("MISSED" if reads else "met")
+    print(f"- missing-id scan pass 2 reads the database 0 times (median): {verdict}")
 
 
-def granian_table(results: dict[tuple[str, str], list[tuple[float, float]]]) -> None:
+def count(value: float | None) -> str:
+    """A count as a table cell; n/a for a figure the server does not give."""
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def scan_table(scans: list[tuple[ScanPass, ScanPass]], setting: str) -> tuple[float | None, float]:
+    """The missing-id scan's medians; (median of the rounds' pass 2 / pass 1 req/s, median database reads of pass 2).
+
+    The speed-up is None when the client used 90 % or more of its core in a pass: it measured the client.
+    """
+    first, second = [scan[0] for scan in scans], [scan[1] for scan in scans]
+    speedup = statistics.median(two.rps / one.rps for one, two in scans)
+    negative: list[float | None] = []  # n/a unless every round has the figure
+    for passes in (first, second):
+        known = [p.negative_hits for p in passes if p.negative_hits is not None]
+        negative.append(statistics.median(known) if len(known) == len(passes) else None)
+    print(f"\n| missing-id scan ({first[0].requests:,} ids a pass, {CONNECTIONS} connections) | pass 1 req/s "
+          "| pass 2 req/s | pass 2 / pass 1 | DB reads pass 1 | DB reads pass 2 | negative hits pass 1 "
+          "| negative hits pass 2 | client core share, pass 1 / pass 2 |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    cells = [f"{THIS} ({setting})", f"{statistics.median(p.rps for p in first):,.0f}"]
+    cells += [f"{statistics.median(p.rps for p in second):,.0f}", times(speedup)]
+    reads = statistics.median(p.loads for p in second)
+    cells += [count(statistics.median(p.loads for p in first)), count(reads), count(negative[0]), count(negative[1])]
+    cells.append(", ".join(f"{100 * one.client_share:.0f} % / {100 * two.client_share:.0f} %" for one, two in scans))
+    print("| " + " | ".join(cells) + " |")
+    if any(p.client_share >= CLIENT_VOID_SHARE for p in first + second):
+        print("\nmissing-id scan speed-up void: a pass with the client at ≥ 90 % of its core")
+        return None, reads
+    return speedup, reads
+
+
+def granian_table(results: dict[tuple[str, str], list[Run]]) -> None:
     """This change on uvicorn against this change on Granian: medians, and the ratio of each round's pair."""
-    print("\n| row | uvicorn req/s | uvicorn µs/request | Granian req/s | Granian µs/request | Granian/uvicorn req/s "
-          "| per-round req/s ratio, min–max | Granian/uvicorn µs/request |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n| row | uvicorn req/s | uvicorn µs/request | uvicorn p99 ms | Granian req/s | Granian µs/request "
+          "| Granian p99 ms | Granian/uvicorn req/s | per-round req/s ratio, min–max | Granian/uvicorn µs/request "
+          "| Granian/uvicorn p99 |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows():
         ours, theirs = results.get((row.name, THIS), []), results.get((row.name, GRANIAN), [])
         if not (uvicorn := med(ours)) or not (granian := med(theirs)):
             continue
-        paired = [g[0] / u[0] for u, g in zip(ours, theirs, strict=True)]  # the same round, rows rotated together
-        cells = [row.name, *fmt(uvicorn), *fmt(granian), f"{granian[0] / uvicorn[0]:.2f}x"]
-        cells += [f"{min(paired):.2f}–{max(paired):.2f}x", f"{granian[1] / uvicorn[1]:.2f}x"]
+        paired = [g.rps / u.rps for u, g in zip(ours, theirs, strict=True)]  # the same round, rows rotated together
+        cells = [row.name, *fmt(uvicorn), *fmt(granian), times(ratio(granian, uvicorn))]
+        cells += [f"{min(paired):.2f}–{max(paired):.2f}x", f"{granian.us / uvicorn.us:.2f}x"]
+        cells.append(times(p99_ratio(granian, uvicorn)))
         print("| " + " | ".join(cells) + " |")
 
 
@@ -709,6 +974,15 @@ def run(args: argparse.Namespace) -> int:
             return f"sqlite+aiosqlite:///{folder / (name + '.db')}"
 
         servers["this"] = perfshop_server("this change", perfshop, folder, sqlite("this"), miss=False)
+        refused = negative_caching_refused()
+        negative = {} if refused else NEGATIVE_CACHING
+        scan_setting = ", ".join(f"{name}={value}" for name, value in NEGATIVE_CACHING.items())
+        if refused:
+            print(f"missing-id scan: its server runs without {scan_setting}, which this tree refuses ({refused})")
+            scan_setting = f"without {scan_setting}"
+        servers["this-scan"] = perfshop_server(
+            "this change, missing-id scan", perfshop, folder, sqlite("this-scan"), miss=False, extra=negative
+        )
         if not args.smoke:
             servers["this-miss-sqlite"] = perfshop_server(
                 "this change, miss, SQLite", perfshop, folder, sqlite("this-miss"), miss=True
@@ -780,7 +1054,10 @@ def run(args: argparse.Namespace) -> int:
             rounds = 1 if args.smoke else args.rounds
             print(f"\n{rounds} round(s) of wrk -t1 -c{CONNECTIONS} -d{seconds}s, rotated; medians")
             only = SMOKE_ROWS if args.smoke else ()
-            results = run_rounds(servers, rounds, seconds, warm_up=not args.smoke, folder=folder, only=only)
+            scan_ids = SMOKE_SCAN_IDS if args.smoke else SCAN_IDS
+            results, scans = run_rounds(
+                servers, rounds, seconds, warm_up=not args.smoke, folder=folder, only=only, scan_ids=scan_ids
+            )
 
             soaks: dict[str, list[SoakRun]] = {}
             soak_command = f"python bench/soak.py --requests {args.soak_requests}"
@@ -801,7 +1078,7 @@ def run(args: argparse.Namespace) -> int:
                         print(
                             f"  soak {label}: client {100 * outcome.client_share:.0f} % of its core; {outcome.figures}"
                         )
-            report(results, soaks, soak_command)
+            report(results, scans, scan_setting, soaks, soak_command)
         finally:
             for server in servers.values():
                 server.stop()
@@ -827,7 +1104,9 @@ def main() -> None:
     )
     parser.add_argument("--granian", action="store_true", help="also serve this change on Granian, same settings")
     parser.add_argument(
-        "--smoke", action="store_true", help="seconds: this change (and on Granian) only, one 1 s round, no soak"
+        "--smoke",
+        action="store_true",
+        help="seconds: this change (and on Granian) only, one 1 s round, a scan of 500 missing ids, no soak",
     )
     args = parser.parse_args()
     if args.smoke:

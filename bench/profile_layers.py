@@ -25,6 +25,7 @@ from pathlib import Path
 from fast_path_bench import (
     MISS_IDS,
     Load,
+    Run,
     lua_get_round_robin,
     measure,
     perfshop_server,
@@ -93,7 +94,7 @@ def profile(row: str, seconds: int, dsn: str, folder: Path, keep: Path | None) -
         assert server.process is not None
         measure(server, load, 1, folder)  # warm-up
         raw = folder / "samples.txt"
-        figures: list[tuple[float, float]] = []
+        figures: list[Run] = []
         loader = threading.Thread(target=lambda: figures.append(measure(server, load, seconds + 2, folder)))
         loader.start()
         spy = ["py-spy", "record", "--pid", str(server.process.pid), "--duration", str(seconds), "--rate", "200"]
@@ -109,7 +110,7 @@ def profile(row: str, seconds: int, dsn: str, folder: Path, keep: Path | None) -
             return
     if keep is not None:
         shutil.copyfile(raw, keep.with_name(f"{keep.stem}-{row}{keep.suffix}"))
-    rps, micros = figures[0]
+    rps, micros = figures[0].rps, figures[0].us
     samples = split(raw)
     total = sum(samples.values())
     print(f"\n{row}: {load.path}, {rps:,.0f} req/s, {micros:.0f} server CPU µs per request, {total:,} samples\n")
