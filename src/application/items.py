@@ -4,6 +4,7 @@ events after commit."""
 from application.caching import CacheEvent
 from domain.caching import (
     Absence,
+    Absent,
     CacheTtls,
     Representation,
     detail_key,
@@ -20,9 +21,13 @@ from domain.ports import CachePort, ItemRepository
 ITEMS = "items"
 
 
+def _missing(item_id: int) -> NotFound:
+    return NotFound(f"item {item_id} not found")
+
+
 def _found(item: Item | None, item_id: int) -> Item:
     if item is None:
-        raise NotFound(f"item {item_id} not found")
+        raise _missing(item_id)
     return item
 
 
@@ -58,7 +63,7 @@ class GetItem:
             if item is not None:
                 return represent(item)
             if self._absence is None:
-                raise NotFound(f"item {item_id} not found")
+                raise _missing(item_id)
             return None
 
         key = detail_key(ITEMS, item_id)
@@ -66,24 +71,28 @@ class GetItem:
         as_type: type[Representation | None] = Representation
         found, hit = await self._cache.get_or_load(key, load, self._ttl, detail_tags(ITEMS), as_type, self._absence)
         if found is None:
-            raise NotFound(f"item {item_id} not found")
+            raise _missing(item_id)
         return found, hit
 
 
 class CachedItems:
-    """The cached JSON of an item or a page when the cache holds it, counted as a hit; None otherwise, left to
-    `GetItem` and `ListItems` to count and load."""
+    """The cached JSON of an item or a page when the cache holds it, counted as a hit (NotFound for an id
+    remembered missing); None on a miss, left to `GetItem` and `ListItems` to count and load."""
 
     def __init__(self, cache: CachePort) -> None:
         self._cache = cache
 
     async def item(self, item_id: int) -> Representation | None:
-        """The item's cached JSON, or None."""
-        return await self._cache.peek(detail_key(ITEMS, item_id), Representation)
+        """The item's cached JSON, NotFound when the id is remembered missing, or None."""
+        cached = await self._cache.peek(detail_key(ITEMS, item_id), Representation)
+        if isinstance(cached, Absent):
+            raise _missing(item_id)
+        return cached
 
     async def page(self, page: int, size: int) -> Representation | None:
         """The page's cached JSON, or None."""
-        return await self._cache.peek(list_key(ITEMS, page, size), Representation)
+        cached = await self._cache.peek(list_key(ITEMS, page, size), Representation)
+        return None if isinstance(cached, Absent) else cached  # pages are loaded without an Absence
 
 
 class CreateItem:
@@ -134,5 +143,5 @@ class DeleteItem:
 
     async def __call__(self, item_id: int) -> None:
         if not await self._items.delete(item_id):
-            raise NotFound(f"item {item_id} not found")
+            raise _missing(item_id)
         await self._events.on_delete(ITEMS, item_id)

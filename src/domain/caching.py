@@ -37,6 +37,18 @@ def missing_tag(resource: str) -> str:
     return f"{resource}:missing"
 
 
+class Absent:
+    """A remembered absence, as a cache read reports it: the load under an `Absence` found nothing."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = Absent()
+
+
 class Absence(Struct, frozen=True):
     """How a load that found nothing is remembered: for `ttl` seconds, under `tags` besides the entry's own."""
 

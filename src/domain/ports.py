@@ -3,7 +3,7 @@
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
-from domain.caching import Absence, CacheStats
+from domain.caching import Absence, Absent, CacheStats
 from domain.items import Item, ItemPage, ItemPatch, NewItem
 from domain.metrics import ProcessMetrics, RequestSample
 from domain.order_stats import StatusTotal
@@ -74,9 +74,9 @@ class CachePort(Protocol):
         """The fresh value under `key` as the value contract says, or None."""
         ...
 
-    async def peek(self, key: str, as_type: type[T]) -> T | None:
-        """The fresh value under `key`, counted as a hit; None, counted as nothing, on a miss or a remembered
-        absence: for a caller that leaves those to the `get_or_load` that follows."""
+    async def peek(self, key: str, as_type: type[T]) -> T | Absent | None:
+        """The fresh value under `key`, or ABSENT for a remembered absence, counted as a hit (and a negative hit);
+        None, counted as nothing, on a miss: for a caller that leaves a miss to the `get_or_load` that follows."""
         ...
 
     async def set(self, key: str, value: object, ttl: float | None = None) -> None:

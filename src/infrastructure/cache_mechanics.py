@@ -15,18 +15,6 @@ from domain.ports import Clock
 PLAIN_TYPES = frozenset({str, bytes, int, float, bool, type(None), dict, list})
 
 
-class Negative:
-    """The in-process mark of a remembered absence: a load under `Absence` that found nothing."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "NEGATIVE"
-
-
-NEGATIVE = Negative()
-
-
 class Meter(CacheCounters):
     """An adapter's counters, with its hits and misses timed on its clock."""
 

@@ -79,6 +79,23 @@ async def test_a_hit_answered_before_the_router_is_the_routed_answer(
     assert early.headers["x-response-time"].endswith("ms")
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_an_id_remembered_missing_is_answered_before_the_router_as_routed(
+    client: httpx.AsyncClient, method: str
+) -> None:
+    first = await client.get("/items/7")
+    early = await client.request(method, "/items/7")
+    routed = await client.request(method, "/items/7?unknown=1")
+
+    assert first.status_code == early.status_code == routed.status_code == 404
+    assert early.content == routed.content == (first.content if method == "GET" else b"")
+    assert list(content_headers(early).items()) == list(content_headers(routed).items())
+    assert early.headers["x-content-type-options"] == "nosniff"
+    stats = (await client.get("/cache/stats")).json()
+    assert (stats["loads"], stats["negative_hits"]) == (1, 2)
+    assert (await client.get("/metrics")).json()["endpoints"][f"{method} /items/{{item_id}}"]["status"]["4xx"] >= 2
+
+
 async def test_early_hits_are_recorded_under_their_route(client: httpx.AsyncClient) -> None:
     item = await create(client)
     for _ in range(3):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.caching import Absence
+from domain.caching import ABSENT, Absence
 from domain.items import Item
 from domain.ports import CachePort
 from infrastructure.memory.cache import CacheManager
@@ -292,7 +292,7 @@ async def test_an_absence_tag_invalidated_during_the_load_keeps_only_a_none_from
     assert subject.cache.get_stats()["stale_writes_rejected"] == (0 if found else 1)
 
 
-async def test_peek_counts_a_hit_and_leaves_misses_and_absences_to_get_or_load(subject: Subject) -> None:
+async def test_peek_counts_hits_and_absences_and_leaves_misses_to_get_or_load(subject: Subject) -> None:
     async def load() -> Item:
         return ITEM
 
@@ -303,6 +303,7 @@ async def test_peek_counts_a_hit_and_leaves_misses_and_absences_to_get_or_load(s
     await subject.cache.get_or_load("items:42", load, as_type=Item)
     await subject.cache.get_or_load("items:7", missing, absence=ABSENCE)
     assert await subject.cache.peek("items:42", Item) == ITEM
-    assert await subject.cache.peek("items:7", Item) is None
+    assert await subject.cache.peek("items:7", Item) is ABSENT
+    assert await subject.cache.peek("items:7", Item) is ABSENT  # from Redis first, then from the L1
     stats = subject.cache.get_stats()
-    assert (stats["hits"], stats["negative_hits"], stats["misses"]) == (1, 0, 2)
+    assert (stats["hits"], stats["negative_hits"], stats["misses"]) == (3, 2, 2)

@@ -6,9 +6,9 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from domain.caching import Absence, CacheStats
+from domain.caching import ABSENT, Absence, Absent, CacheStats
 from domain.ports import CachePort, Clock
-from infrastructure.cache_mechanics import NEGATIVE, PLAIN_TYPES, Flight, Flights, Meter, ValueCodec
+from infrastructure.cache_mechanics import PLAIN_TYPES, Flight, Flights, Meter, ValueCodec
 from infrastructure.clock import REAL_CLOCK
 
 T = TypeVar("T")
@@ -74,13 +74,14 @@ class CacheManager(CachePort):
             return None
         return self._read(entry, as_type, started)  # type: ignore[no-any-return]
 
-    async def peek(self, key: str, as_type: type[T]) -> T | None:
-        """The fresh value under `key`, counted as a hit; None, counted as nothing, on a miss or an absence."""
+    async def peek(self, key: str, as_type: type[T]) -> T | Absent | None:
+        """The fresh value under `key`, or ABSENT, counted as a hit; None, counted as nothing, on a miss."""
         started = self._clock()
         entry = self._live(key, started)
-        if entry is None or entry.value is NEGATIVE:
+        if entry is None:
             return None
-        return self._read(entry, as_type, started)  # type: ignore[no-any-return]
+        value = self._read(entry, as_type, started)
+        return ABSENT if entry.value is ABSENT else value  # type: ignore[no-any-return]
 
     async def set(self, key: str, value: object, ttl: float | None = None) -> None:
         """Store `value` for `ttl` seconds (default_ttl when None), keeping the key's tags."""
@@ -154,7 +155,7 @@ class CacheManager(CachePort):
     def _read(self, entry: _Entry, as_type: Any, started: float) -> Any:
         """A live entry's value as the reader asked for it (None for an absence), counted as a hit."""
         value = entry.value
-        if value is NEGATIVE:
+        if value is ABSENT:
             self._stats.negative_hit(started)
             return None
         self._stats.hit(started)
@@ -277,7 +278,7 @@ class CacheManager(CachePort):
         """Store a loaded value with the tags it was loaded for; a None under an absence as a negative entry."""
         ttl, tags, absence = flight.ttl, flight.tags, flight.absence
         if value is None and absence is not None:
-            value, ttl, tags = NEGATIVE, absence.ttl, (*tags, *absence.tags)
+            value, ttl, tags = ABSENT, absence.ttl, (*tags, *absence.tags)
         self._store(flight.key, value, ttl, self._clock())
         self._add_tags(flight.key, self._entries[flight.key], tags)
         return True

@@ -7,9 +7,9 @@ from typing import Any, TypeVar, cast
 
 from redis.asyncio import Redis
 
-from domain.caching import Absence, CacheCounters, CacheStats
+from domain.caching import ABSENT, Absence, Absent, CacheCounters, CacheStats
 from domain.ports import CachePort, Clock
-from infrastructure.cache_mechanics import NEGATIVE, Flight, Flights, Meter, ValueCodec
+from infrastructure.cache_mechanics import Flight, Flights, Meter, ValueCodec
 from infrastructure.clock import REAL_CLOCK
 from infrastructure.redis.client import CircuitBreaker, RedisUnavailable
 from infrastructure.redis.invalidation import new_origin
@@ -21,7 +21,7 @@ from infrastructure.redis.upkeep import Upkeep
 T = TypeVar("T")
 
 # A remembered absence in Redis: no msgpack value is empty.
-_NEGATIVE_DATA = b""
+_ABSENT_DATA = b""
 
 
 class RedisCache(CachePort):
@@ -103,32 +103,33 @@ class RedisCache(CachePort):
         """The fresh value under `key` as the port's value contract says, or None (also when Redis is unavailable)."""
         in_l1, value = await self._from_l1(key, as_type)
         if in_l1:
-            self._stats.negative_hits += value is NEGATIVE
-            return None if value is NEGATIVE else value
+            self._stats.negative_hits += value is ABSENT
+            return None if value is ABSENT else value
         started = self._clock()
         found, value = await self._read(key, as_type)
         if not found:
             self._stats.miss(started)
             return None
-        if value is NEGATIVE:
+        if value is ABSENT:
             self._stats.negative_hit(started)
             return None
         self._stats.hit(started)
         return value  # type: ignore[no-any-return]
 
-    async def peek(self, key: str, as_type: type[T]) -> T | None:
-        """The fresh value under `key`, counted as a hit; None, counted as nothing, on a miss or an absence."""
+    async def peek(self, key: str, as_type: type[T]) -> T | Absent | None:
+        """The fresh value under `key`, or ABSENT, counted as a hit; None, counted as nothing, on a miss."""
         in_l1, value = await self._from_l1(key, as_type)
         if in_l1:
-            if value is NEGATIVE:
-                self._l1.passed_over += 1  # the L1 counted it: the get_or_load that follows counts it instead
-                return None
+            self._stats.negative_hits += value is ABSENT
             return value  # type: ignore[no-any-return]
         started = self._clock()
         found, value = await self._read(key, as_type)
-        if not found or value is NEGATIVE:
+        if not found:
             return None
-        self._stats.hit(started)
+        if value is ABSENT:
+            self._stats.negative_hit(started)
+        else:
+            self._stats.hit(started)
         return value  # type: ignore[no-any-return]
 
     async def set(self, key: str, value: object, ttl: float | None = None) -> None:
@@ -175,7 +176,7 @@ class RedisCache(CachePort):
         """(value, True) from the cache, or (loaded value, False); concurrent misses in this process share a load."""
         in_l1, value = await self._from_l1(key, as_type)
         if in_l1:
-            if value is NEGATIVE:
+            if value is ABSENT:
                 self._stats.negative_hits += 1
                 return None, True  # type: ignore[return-value] # an absence remembered: the port's (None, True)
             return value, True
@@ -184,7 +185,7 @@ class RedisCache(CachePort):
         if key not in self._flights:  # a caller that joins a running load need not ask Redis
             found, value = await self._read(key, as_type, need_epoch=True)
             if found:
-                if value is NEGATIVE:
+                if value is ABSENT:
                     self._stats.negative_hit(started)
                     return None, True  # type: ignore[return-value]
                 self._stats.hit(started)
@@ -209,7 +210,7 @@ class RedisCache(CachePort):
             return self.get_stats()
 
     async def _from_l1(self, key: str, as_type: Any) -> tuple[bool, Any]:
-        """(True, value or NEGATIVE) when this instance's L1 holds `key` read as `as_type`: a hit the L1 counted."""
+        """(True, value or ABSENT) when this instance's L1 holds `key` read as `as_type`: a hit the L1 counted."""
         l1 = self._l1.cache
         if l1 is None:
             return False, None
@@ -222,7 +223,7 @@ class RedisCache(CachePort):
         return True, cached[1]
 
     async def _read(self, key: str, as_type: Any, need_epoch: bool = False) -> tuple[bool, Any]:
-        """(True, value or NEGATIVE) from Redis, kept in L1; (False, epoch the miss was seen at, or None) on a miss."""
+        """(True, value or ABSENT) from Redis, kept in L1; (False, epoch the miss was seen at, or None) on a miss."""
         mark = self._l1.mark()
         try:
             if self._l1.cache is None and not need_epoch:  # nothing to fill, nothing to fence: a plain HGET
@@ -238,7 +239,7 @@ class RedisCache(CachePort):
         return True, value
 
     def _decode(self, data: bytes, as_type: Any) -> Any:
-        return NEGATIVE if data == _NEGATIVE_DATA else self._codec.decode(data, as_type)
+        return ABSENT if data == _ABSENT_DATA else self._codec.decode(data, as_type)
 
     async def _write(self, call: ScriptCall) -> int:
         """Run a write script; a write lost to an outage makes the whole cache be dropped on recovery."""
@@ -257,7 +258,7 @@ class RedisCache(CachePort):
         absence = flight.absence
         ttl: float | None
         if value is None and absence is not None:
-            data, ttl, tags = _NEGATIVE_DATA, absence.ttl, (*flight.tags, *absence.tags)
+            data, ttl, tags = _ABSENT_DATA, absence.ttl, (*flight.tags, *absence.tags)
         else:
             data, ttl, tags = self._codec.encode(value), flight.ttl, flight.tags
         call = self._args.fenced_set(flight.key, data, self._ttl_ms(ttl), flight.epoch, tags)

@@ -6,10 +6,14 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
+import msgspec
 from litestar.enums import ScopeType
+from litestar.status_codes import HTTP_404_NOT_FOUND
 
 from application.items import ITEMS, CachedItems
 from domain.caching import CacheTtls, Representation, detail_key, detail_tags, list_key, list_tags
+from domain.errors import NotFound
+from presentation.http.errors import ErrorBody
 from presentation.http.representation import caching_headers, none_match
 
 if TYPE_CHECKING:
@@ -23,6 +27,7 @@ _PAGE_PARAMETER = re.compile(rb"(page|size)=([1-9][0-9]{0,9})")
 _MAX_ID, _MAX_PAGE, _MAX_SIZE = 2_147_483_647, 1_000_000_000, 100
 _DEFAULT_PAGE, _DEFAULT_SIZE = 1, 20
 _JSON = (b"content-type", b"application/json")
+_encode = msgspec.json.Encoder().encode
 
 
 class _Read(NamedTuple):
@@ -41,7 +46,8 @@ class CachedReads:
     The routed handler costs parameter validation and Litestar's response machinery on every hit; here a hit costs
     a path match and a cache lookup. Only requests the router would send to those two handlers with the same
     parameters are answered: any other query string, a repeated `If-None-Match` or an out-of-range value goes on,
-    and so does every miss and remembered absence (counted and loaded by the handler, as without this layer).
+    and so does every miss (counted and loaded by the handler, as without this layer). An id remembered missing is
+    answered with the route's 404.
     """
 
     def __init__(self, app: "ASGIApp") -> None:
@@ -59,7 +65,12 @@ class CachedReads:
             validators = [value for name, value in scope["headers"] if name == b"if-none-match"]
             read = None if len(validators) > 1 else self._read(scope, self._items)
             if read is not None:
-                representation = await read.cached()
+                try:
+                    representation = await read.cached()
+                except NotFound as error:  # remembered missing: the 404 the route's error handler answers with
+                    scope["path_template"] = read.template
+                    await _not_found(scope["method"], send, str(error))
+                    return
                 if representation is not None:
                     scope["path_template"] = read.template
                     if_none_match = validators[0].decode("latin-1") if validators else None
@@ -107,6 +118,14 @@ async def _answer(
             headers += (_JSON, length)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _not_found(method: str, send: "Send", detail: str) -> None:
+    """Send the 404 the app's error handler sends for NotFound: its JSON body, or its headers alone for HEAD."""
+    body = _encode(ErrorBody(HTTP_404_NOT_FOUND, detail))
+    headers = [_JSON, (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": HTTP_404_NOT_FOUND, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body, "more_body": False})
 
 
 def _page_and_size(query: bytes) -> tuple[int, int] | None:
