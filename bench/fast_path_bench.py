@@ -348,7 +348,7 @@ def wrk(port: int, load: Load, seconds: int, folder: Path) -> Wrk:
     out = done.stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
-    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m|h)$", out, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$", out, re.MULTILINE)  # "1.02s " ends in a space
     not_304 = re.search(r"^Not 304: (\d+)$", out, re.MULTILINE)
     if done.returncode != 0 or not rps or not total or not p99 or (load.revalidate and not not_304):
         raise RuntimeError(f"wrk failed on {load.path}:\n{out}{done.stderr}")

@@ -81,7 +81,7 @@ async def test_a_hit_answered_before_the_router_is_the_routed_answer(
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 async def test_an_id_remembered_missing_is_answered_before_the_router_as_routed(
-    client: httpx.AsyncClient, method: str
+    client: httpx.AsyncClient, settings: Settings, method: str
 ) -> None:
     first = await client.get("/items/7")
     early = await client.request(method, "/items/7")
@@ -91,6 +91,11 @@ async def test_an_id_remembered_missing_is_answered_before_the_router_as_routed(
     assert early.content == routed.content == (first.content if method == "GET" else b"")
     assert list(content_headers(early).items()) == list(content_headers(routed).items())
     assert early.headers["x-content-type-options"] == "nosniff"
+    assert (first.headers["surrogate-key"], first.headers["surrogate-control"]) == (
+        "items items:detail items:missing items:7",
+        f"max-age={int(settings.cache_not_found_ttl)}",
+    )
+    assert first.headers["cache-control"] == "no-cache"
     stats = (await client.get("/cache/stats")).json()
     assert (stats["loads"], stats["negative_hits"]) == (1, 2)
     assert (await client.get("/metrics")).json()["endpoints"][f"{method} /items/{{item_id}}"]["status"]["4xx"] >= 2

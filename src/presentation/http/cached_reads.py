@@ -14,7 +14,7 @@ from application.items import ITEMS, CachedItems
 from domain.caching import CacheTtls, Representation, detail_key, detail_tags, list_key, list_tags
 from domain.errors import NotFound
 from presentation.http.errors import ErrorBody
-from presentation.http.representation import caching_headers, none_match
+from presentation.http.representation import caching_headers, missing_item_headers, none_match
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
@@ -38,6 +38,7 @@ class _Read(NamedTuple):
     tags: tuple[str, ...]
     ttl: float
     cached: Callable[[], Awaitable[Representation | None]]
+    item_id: int = 0  # of a detail read
 
 
 class CachedReads:
@@ -67,9 +68,10 @@ class CachedReads:
             if read is not None:
                 try:
                     representation = await read.cached()
-                except NotFound as error:  # remembered missing: the 404 the route's error handler answers with
+                except NotFound as error:  # remembered missing: the 404 the route answers with
                     scope["path_template"] = read.template
-                    await _not_found(scope["method"], send, str(error))
+                    headers = missing_item_headers(read.item_id, self._ttls.not_found)
+                    await _not_found(scope["method"], send, str(error), headers)
                     return
                 if representation is not None:
                     scope["path_template"] = read.template
@@ -94,7 +96,8 @@ class CachedReads:
         if item_id > _MAX_ID:
             return None
         key = detail_key(ITEMS, item_id)
-        return _Read(DETAIL_TEMPLATE, key, detail_tags(ITEMS), self._ttls.detail, partial(items.item, item_id))
+        cached = partial(items.item, item_id)
+        return _Read(DETAIL_TEMPLATE, key, detail_tags(ITEMS), self._ttls.detail, cached, item_id)
 
 
 async def _answer(
@@ -120,12 +123,16 @@ async def _answer(
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def _not_found(method: str, send: "Send", detail: str) -> None:
-    """Send the 404 the app's error handler sends for NotFound: its JSON body, or its headers alone for HEAD."""
+async def _not_found(method: str, send: "Send", detail: str, missing_headers: dict[str, str]) -> None:
+    """Send the route's 404 of a missing item: its JSON error body, or its headers alone for HEAD."""
     body = _encode(ErrorBody(HTTP_404_NOT_FOUND, detail))
-    headers = [_JSON, (b"content-length", b"%d" % len(body))]
+    headers = [*_encoded(missing_headers), _JSON, (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": HTTP_404_NOT_FOUND, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body, "more_body": False})
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode(), value.encode()) for name, value in headers.items()]
 
 
 def _page_and_size(query: bytes) -> tuple[int, int] | None:

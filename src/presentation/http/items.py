@@ -5,13 +5,21 @@ from typing import Annotated, Any
 from dishka import FromDishka
 from litestar import Controller, HttpMethod, Request, Response, delete, patch, post, put, route
 from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.status_codes import HTTP_404_NOT_FOUND
 
 from application.items import ITEMS, CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
 from domain.caching import CacheTtls, detail_key, detail_tags, list_key, list_tags
+from domain.errors import NotFound
 from domain.items import Item, ItemPage, ItemPatch, NewItem
 from presentation.http.di import inject
-from presentation.http.errors import NOT_FOUND
-from presentation.http.representation import CACHING_HEADERS, NOT_MODIFIED, IfNoneMatch, cacheable
+from presentation.http.errors import NOT_FOUND, error_response
+from presentation.http.representation import (
+    CACHING_HEADERS,
+    NOT_MODIFIED,
+    IfNoneMatch,
+    cacheable,
+    missing_item_headers,
+)
 
 # The ids the items table can hold: anything else is a client mistake, not a database error.
 ItemId = Annotated[int, PathParameter(ge=1, le=2_147_483_647, description="item id")]
@@ -53,8 +61,13 @@ class ItemController(Controller):
         ttls: FromDishka[CacheTtls],
         if_none_match: IfNoneMatch = None,
     ) -> Response[Item]:
-        """One item; validators and caching headers as in the README."""
-        item_json, hit = await get_item(item_id)
+        """One item; validators and caching headers as in the README, on its 404 too."""
+        try:
+            item_json, hit = await get_item(item_id)
+        except NotFound as error:
+            missing = error_response(HTTP_404_NOT_FOUND, str(error))
+            missing.headers.update(missing_item_headers(item_id, ttls.not_found))
+            return missing  # type: ignore[return-value] # the documented 404
         key, tags = detail_key(ITEMS, item_id), detail_tags(ITEMS)
         return cacheable(request, item_json, hit=hit, key=key, tags=tags, ttl=ttls.detail, if_none_match=if_none_match)
 

@@ -11,7 +11,8 @@ from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
-from domain.caching import Representation
+from application.items import ITEMS
+from domain.caching import Representation, detail_key, detail_tags, missing_tag
 from presentation.http.cache import x_cache
 
 IfNoneMatch = Annotated[
@@ -65,13 +66,22 @@ def caching_headers(
     representation: Representation, *, hit: bool, key: str, tags: Sequence[str], ttl: float
 ) -> dict[str, str]:
     """The validator and caching headers of a cacheable response, the same however it is answered."""
+    return {**x_cache(hit), "ETag": representation.etag, **cdn_headers(key, tags, ttl)}
+
+
+def cdn_headers(key: str, tags: Sequence[str], ttl: float) -> dict[str, str]:
+    """Revalidate on every reuse; a CDN may keep the answer `ttl` seconds and purge it by any tag or the key."""
     return {
-        **x_cache(hit),
-        "ETag": representation.etag,
         "Cache-Control": "no-cache",
         "Surrogate-Control": f"max-age={int(ttl)}",
         "Surrogate-Key": " ".join((*tags, key)),
     }
+
+
+def missing_item_headers(item_id: int, ttl: float) -> dict[str, str]:
+    """The caching headers of the 404 for an item id that does not exist, kept `ttl` seconds (the absence's TTL)
+    and purged by `items:missing` after a create like the app's own copy."""
+    return cdn_headers(detail_key(ITEMS, item_id), (*detail_tags(ITEMS), missing_tag(ITEMS)), ttl)
 
 
 def cacheable(
