@@ -21,12 +21,13 @@ from typing import Any
 import cachetools
 from aiocache import SimpleMemoryCache
 from cashews import Cache
-from dishka.integrations.litestar import FromDishka, inject
+from dishka import FromDishka
 from litestar import Litestar, get
 from litestar.stores.memory import MemoryStore
 
 from infrastructure.memory.cache import CacheManager
 from presentation.app import create_app
+from presentation.http.di import inject
 from presentation.settings import Settings
 from support.markdown import table
 
