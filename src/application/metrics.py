@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from domain.errors import InvalidInput, Unavailable
+from domain.event_loop import LAG_BOUNDS
 from domain.metrics import EXPOSED_BOUNDS, EndpointSummary, MetricsReport, ProcessMetrics, split_endpoint
 from domain.metrics_report import bucket_entries, by_endpoint, document, merge, summarize
 from domain.ports import Clock, MetricsPort, MetricsSharePort
@@ -16,6 +17,8 @@ Scope = Literal["local", "cluster"]
 
 _REQUESTS = "perfshop_http_requests_total"
 _DURATION = "perfshop_http_request_duration_seconds"
+_LAG = "perfshop_event_loop_lag_seconds"
+_IN_FLIGHT = "perfshop_http_requests_in_flight"
 _WARN_EVERY_S = 60.0
 # About a millisecond of merging and percentiles between two returns to the event loop.
 SLICE_ENTRIES = 10_000
@@ -130,8 +133,25 @@ class PublishMetrics:
             self._faults.warn("publishing", error)
 
 
+class SampleLoopLag:
+    """Sleep a fixed interval again and again, and record each time how much later than asked the loop woke."""
+
+    def __init__(self, metrics: MetricsPort, clock: Clock, interval_s: float) -> None:
+        self._metrics = metrics
+        self._clock = clock
+        self._interval_s = interval_s
+
+    async def __call__(self) -> None:
+        """Sample until cancelled: one wake-up per interval, no work per request."""
+        while True:
+            asked = self._clock() + self._interval_s
+            await self._clock.sleep(self._interval_s)
+            self._metrics.lag(self._clock() - asked)
+
+
 def prometheus_text(states: list[ProcessMetrics]) -> str:
-    """A request counter and a duration histogram by process, method, route template and status class."""
+    """A request counter and a duration histogram by process, method, route template and status class; the loop
+    lag histogram and the requests in the app by process."""
     counter = [
         f"# HELP {_REQUESTS} Requests answered, by process, method, route template and status class.",
         f"# TYPE {_REQUESTS} counter",
@@ -144,6 +164,14 @@ def prometheus_text(states: list[ProcessMetrics]) -> str:
     uptime = [
         "# HELP perfshop_uptime_seconds Seconds since the process's metrics started.",
         "# TYPE perfshop_uptime_seconds gauge",
+    ]
+    lag = [
+        f"# HELP {_LAG} How much later than asked the event loop woke a sleeping task, by process.",
+        f"# TYPE {_LAG} histogram",
+    ]
+    in_flight = [
+        f"# HELP {_IN_FLIGHT} Requests inside the app now, by process.",
+        f"# TYPE {_IN_FLIGHT} gauge",
     ]
     for state in sorted(states, key=lambda one: one.process):
         process = f'process="{_escape(state.process)}"'
@@ -160,7 +188,17 @@ def prometheus_text(states: list[ProcessMetrics]) -> str:
                 histogram.append(f"{_DURATION}_sum{{{labels}}} {series.sum_s!r}")
                 histogram.append(f"{_DURATION}_count{{{labels}}} {series.count}")
         uptime.append(f"perfshop_uptime_seconds{{{process}}} {state.uptime_s!r}")
-    return "\n".join([*counter, *histogram, *uptime]) + "\n"
+        loop = state.event_loop
+        if loop is not None:
+            cumulative = 0
+            for bound, count in zip((*map(repr, LAG_BOUNDS), "+Inf"), loop.exposed, strict=True):
+                cumulative += count
+                lag.append(f'{_LAG}_bucket{{{process},le="{bound}"}} {cumulative}')
+            lag.append(f"{_LAG}_sum{{{process}}} {loop.lag_micros / 1_000_000!r}")
+            lag.append(f"{_LAG}_count{{{process}}} {loop.samples}")
+            in_flight.append(f"{_IN_FLIGHT}{{{process}}} {loop.in_flight}")
+    loops = [*lag, *in_flight] if any(state.event_loop for state in states) else []
+    return "\n".join([*counter, *histogram, *uptime, *loops]) + "\n"
 
 
 def _escape(value: str) -> str:

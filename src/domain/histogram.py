@@ -17,6 +17,7 @@ _LINEAR_BITS = SUB_BITS + 1
 MAX_EXPONENT = 24  # the last bucket starts at 2**30 µs (about 18 minutes); longer values are clamped into it
 BUCKETS = (MAX_EXPONENT + 2) << SUB_BITS
 GROUPS = BUCKETS >> SUB_BITS
+PERCENTS = (50, 95, 99)
 
 
 def bucket_of(micros: int) -> int:
@@ -125,3 +126,60 @@ class Histogram:
         self.counts[index] -= times
         self.groups[index >> SUB_BITS] -= times
         self.total -= times
+
+
+class _Second:
+    __slots__ = ("buckets", "micros", "second")
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.micros = 0
+        self.buckets: dict[int, int] = {}
+
+
+class SlidingWindow:
+    """The last `seconds` whole seconds (the current one included): one sparse slot per second feeding a histogram.
+
+    A slot that falls out of the window subtracts its few buckets from the histogram, so reading the window
+    costs the same as reading the lifetime histogram, whatever the traffic.
+    """
+
+    __slots__ = ("histogram", "micros", "seconds", "slots")
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+        self.slots = [_Second() for _ in range(seconds)]
+        self.histogram = Histogram()
+        self.micros = 0
+
+    @property
+    def count(self) -> int:
+        """Values in the window."""
+        return self.histogram.total
+
+    def add(self, second: int, index: int, micros: int) -> None:
+        """Count one value of bucket `index` in `second` (seconds never go backwards)."""
+        slot = self.slots[second % self.seconds]
+        if slot.second != second:
+            self._drop(slot)
+            slot.second = second
+        buckets = slot.buckets
+        buckets[index] = buckets.get(index, 0) + 1
+        slot.micros += micros
+        self.histogram.add(index)
+        self.micros += micros
+
+    def advance(self, second: int) -> None:
+        """Forget the slots older than the window ending at `second`."""
+        oldest = second - self.seconds
+        for slot in self.slots:
+            if slot.buckets and slot.second <= oldest:
+                self._drop(slot)
+
+    def _drop(self, slot: _Second) -> None:
+        remove = self.histogram.remove
+        for index, times in slot.buckets.items():
+            remove(index, times)
+        self.micros -= slot.micros
+        slot.micros = 0
+        slot.buckets = {}

@@ -5,10 +5,10 @@ from bisect import bisect_left
 
 from msgspec import Struct
 
-from domain.histogram import Histogram, Span, bucket_of
+from domain.event_loop import EventLoopState, EventLoopSummary
+from domain.histogram import Histogram, SlidingWindow, Span, bucket_of
 
 UNMATCHED = "<unmatched>"
-PERCENTS = (50, 95, 99)
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 # Upper bounds (seconds) of the exposed duration buckets: endpoints of about 100, 200 and 500 ms fall into
 # different buckets even when they run 15 % slow or fast, and 0.3 s is the default slow-request threshold.
@@ -96,6 +96,7 @@ class ProcessMetrics(Struct, frozen=True, array_like=True):
     uptime_s: float
     window_s: int
     endpoints: dict[str, EndpointState]
+    event_loop: EventLoopState | None = None  # None while profiling is off, and from a process that predates it
 
 
 class MetricsReport(Struct, frozen=True):
@@ -103,7 +104,8 @@ class MetricsReport(Struct, frozen=True):
 
     Over several processes `rps` and `rps_window` are the sums of each process's own rates, `uptime_s` is the
     oldest live process's uptime, and `processes` counts the live processes merged. `cluster_error` says why a
-    cluster read fell back to this process alone.
+    cluster read fell back to this process alone. `event_loop` is the loops' lag and the requests inside the apps
+    (summed over processes).
     """
 
     endpoints: dict[str, EndpointSummary]
@@ -115,69 +117,13 @@ class MetricsReport(Struct, frozen=True):
     scope: str = "local"
     processes: int = 1
     cluster_error: str | None = None
+    event_loop: EventLoopSummary | None = None
 
 
 def split_endpoint(endpoint: str) -> tuple[str, str]:
     """(method, route template) of an endpoint key; UNMATCHED has the method "*"."""
     method, _, route = endpoint.partition(" ")
     return ("*", UNMATCHED) if endpoint == UNMATCHED else (method, route)
-
-
-class _Second:
-    __slots__ = ("buckets", "micros", "second")
-
-    def __init__(self) -> None:
-        self.second = -1
-        self.micros = 0
-        self.buckets: dict[int, int] = {}
-
-
-class SlidingWindow:
-    """The last `seconds` whole seconds (the current one included): one sparse slot per second feeding a histogram.
-
-    A slot that falls out of the window subtracts its few buckets from the histogram, so reading the window
-    costs the same as reading the lifetime histogram, whatever the traffic.
-    """
-
-    __slots__ = ("histogram", "micros", "seconds", "slots")
-
-    def __init__(self, seconds: int) -> None:
-        self.seconds = seconds
-        self.slots = [_Second() for _ in range(seconds)]
-        self.histogram = Histogram()
-        self.micros = 0
-
-    @property
-    def count(self) -> int:
-        """Values in the window."""
-        return self.histogram.total
-
-    def add(self, second: int, index: int, micros: int) -> None:
-        """Count one value of bucket `index` in `second` (seconds never go backwards)."""
-        slot = self.slots[second % self.seconds]
-        if slot.second != second:
-            self._drop(slot)
-            slot.second = second
-        buckets = slot.buckets
-        buckets[index] = buckets.get(index, 0) + 1
-        slot.micros += micros
-        self.histogram.add(index)
-        self.micros += micros
-
-    def advance(self, second: int) -> None:
-        """Forget the slots older than the window ending at `second`."""
-        oldest = second - self.seconds
-        for slot in self.slots:
-            if slot.buckets and slot.second <= oldest:
-                self._drop(slot)
-
-    def _drop(self, slot: _Second) -> None:
-        remove = self.histogram.remove
-        for index, times in slot.buckets.items():
-            remove(index, times)
-        self.micros -= slot.micros
-        slot.micros = 0
-        slot.buckets = {}
 
 
 class EndpointStats:

@@ -2,9 +2,9 @@
 
 from collections.abc import Iterable, Sequence
 
-from domain.histogram import Span, add_spans, percentiles_of
+from domain.event_loop import merge_event_loops, summarize_event_loop
+from domain.histogram import PERCENTS, Span, add_spans, percentiles_of
 from domain.metrics import (
-    PERCENTS,
     STATUS_CLASSES,
     EndpointState,
     EndpointSummary,
@@ -60,6 +60,7 @@ def document(
     A process's lifetime rate is its requests over its uptime; the rates of several processes add up.
     """
     rps = sum(_rate(sum(e.count for e in state.endpoints.values()), state.uptime_s) for state in states)
+    loops = [state.event_loop for state in states if state.event_loop is not None]
     return MetricsReport(
         endpoints=endpoints,
         top_5_slowest=slowest(endpoints, top),
@@ -70,6 +71,7 @@ def document(
         scope=scope,
         processes=len(states),
         cluster_error=cluster_error,
+        event_loop=summarize_event_loop(merge_event_loops(loops)) if loops else None,
     )
 
 

@@ -121,9 +121,22 @@ class CachePort(Protocol):
 
 
 class MetricsPort(Protocol):
-    """Request timings per endpoint in constant memory; `record` runs on every request: synchronous, O(1)."""
+    """Request timings per endpoint, event-loop lag and requests in the app, in constant memory; `enter`, `record`
+    and `leave` run on every request: synchronous, O(1)."""
 
     def record(self, sample: RequestSample) -> None: ...
+
+    def enter(self) -> None:
+        """A request entered the app."""
+        ...
+
+    def leave(self) -> None:
+        """A request left the app."""
+        ...
+
+    def lag(self, seconds: float) -> None:
+        """The event loop woke a task `seconds` later than it asked (negative counts as 0)."""
+        ...
 
     def state(self) -> ProcessMetrics:
         """Everything recorded so far, as of now: what /metrics reads and what the process publishes."""

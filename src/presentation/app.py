@@ -16,7 +16,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.items import CachedItems
-from application.metrics import PublishMetrics
+from application.metrics import PublishMetrics, SampleLoopLag
 from domain.caching import CacheTtls
 from domain.errors import DomainError
 from domain.ports import Clock, MetricsPort
@@ -71,16 +71,19 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         if await prepare_database(engine, demo_items=settings.demo_items, demo_orders=settings.demo_orders):
             logger.info("seeded demo data: %s items, %s orders", settings.demo_items, settings.demo_orders)
 
-    publishing: list[asyncio.Task[None]] = []
+    background: list[asyncio.Task[None]] = []
 
     async def start_publishing() -> None:
         publish = await container.get(PublishMetrics)
-        publishing.append(asyncio.create_task(publish_every(publish, settings.metrics_publish_s)))
+        background.append(asyncio.create_task(publish_every(publish, settings.metrics_publish_s)))
 
-    async def stop_publishing() -> None:
-        for task in publishing:
+    async def start_sampling() -> None:
+        background.append(asyncio.create_task((await container.get(SampleLoopLag))()))
+
+    async def stop_background() -> None:
+        for task in background:
             task.cancel()
-        await asyncio.gather(*publishing, return_exceptions=True)
+        await asyncio.gather(*background, return_exceptions=True)
 
     async def close() -> None:
         await container.close()
@@ -100,7 +103,7 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
             dashboard_styles,
         ],
         on_startup=[prepare],
-        on_shutdown=[stop_publishing, close],
+        on_shutdown=[stop_background, close],
         exception_handlers={
             DomainError: domain_error_handler,
             HTTPException: client_error_handler,
@@ -131,6 +134,7 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
             profiler.start(await container.get(MetricsPort), await container.get(Clock))
 
         app.on_startup.append(start_profiling)
+        app.on_startup.append(start_sampling)
         if settings.redis_url is not None:
             app.on_startup.append(start_publishing)
     else:

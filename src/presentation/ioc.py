@@ -12,7 +12,14 @@ from application.caching import CacheEvent, GetCacheStats, InvalidateKey, Invali
 from application.export import CountExport, ExportLimits, StreamingCSVExporter
 from application.health import CheckHealth
 from application.items import CachedItems, CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
-from application.metrics import GetMetrics, GetPrometheusMetrics, MetricsStates, PublishMetrics, ShareFaults
+from application.metrics import (
+    GetMetrics,
+    GetPrometheusMetrics,
+    MetricsStates,
+    PublishMetrics,
+    SampleLoopLag,
+    ShareFaults,
+)
 from application.slow import CallSlowUpstream, RunSlowQuery, SerializeLargePayload
 from domain.caching import CacheTtls
 from domain.ports import (
@@ -187,10 +194,19 @@ class ProfilingProvider(Provider):
 
     @provide
     def metrics(self, clock: Clock, settings: Settings) -> MetricsPort:
-        """Request metrics of this process over the configured window, named after its host and pid."""
+        """Request metrics of this process over the configured window, named after its host and pid; with the
+        event loop's lag while profiling samples it."""
         return InMemoryMetrics(
-            clock, window_s=settings.metrics_window_s, process=f"{socket.gethostname()}:{os.getpid()}"
+            clock,
+            window_s=settings.metrics_window_s,
+            process=f"{socket.gethostname()}:{os.getpid()}",
+            loop_interval_s=settings.loop_lag_interval_ms / 1000 if settings.profiling else None,
         )
+
+    @provide
+    def loop_lag_sampler(self, metrics: MetricsPort, clock: Clock, settings: Settings) -> SampleLoopLag:
+        """The loop lag sampler, every PERFSHOP_LOOP_LAG_INTERVAL_MS."""
+        return SampleLoopLag(metrics, clock, settings.loop_lag_interval_ms / 1000)
 
     @provide
     def order_stats(self, engine: AsyncEngine) -> OrderStatsPort:

@@ -1,9 +1,11 @@
 """ProfilingMiddleware through the real app: endpoint keys, headers, TTFB, slow-request warnings, the switch."""
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import msgspec
 import pytest
 from litestar import get
@@ -14,7 +16,8 @@ from litestar.testing import AsyncTestClient
 from domain.ports import Clock
 from presentation.app import create_app
 from presentation.settings import Settings
-from tests.fakes import FakeClock, Override
+from tests.fakes import FakeClock, Override, ParkingRepositoryProvider
+from tests.services import eventually
 
 Client = AsyncTestClient  # type: ignore[type-arg]
 TIMING = re.compile(r"^\d+\.\d{2}ms$")
@@ -154,3 +157,31 @@ async def test_profiling_can_be_switched_off(settings: Settings) -> None:
 
     assert "x-response-time" not in response.headers
     assert report["endpoints"] == {}
+
+
+async def test_profiling_off_samples_no_loop(settings: Settings) -> None:
+    async with AsyncTestClient(app=create_app(settings=msgspec.structs.replace(settings, profiling=False))) as client:
+        assert (await client.get("/metrics")).json()["event_loop"] is None
+        assert "perfshop_event_loop" not in (await client.get("/metrics/prometheus")).text
+
+
+async def test_metrics_show_the_loop_lag_and_the_requests_inside_the_app(settings: Settings) -> None:
+    parking = ParkingRepositoryProvider()
+    app = create_app(parking, settings=msgspec.structs.replace(settings, loop_lag_interval_ms=10))
+    async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
+        item = (await client.post("/items", json={"name": "Desk", "price": 1})).json()
+        assert parking.repository is not None
+        parking.repository.park()
+        held = asyncio.create_task(client.get(f"/items/{item['id']}"))
+        await parking.repository.parked.wait()
+
+        loop = (await client.get("/metrics")).json()["event_loop"]
+        assert loop["in_flight"] == {"now": 2, "window_max": 2}  # the held read and this one
+        parking.repository.release.set()
+        await held
+        loop = (
+            await eventually(lambda: client.get("/metrics"), lambda r: r.json()["event_loop"]["lag_ms"]["samples"] > 0)
+        ).json()["event_loop"]
+        assert loop["in_flight"] == {"now": 1, "window_max": 2}
+        assert loop["interval_ms"] == 10
+        assert set(loop["lag_ms"]) == {"samples", "p50", "p95", "p99", "max", "window"}

@@ -24,7 +24,7 @@ async def test_the_exposition_parses_back_with_route_templates(client: Client) -
 
     response = await client.get("/metrics/prometheus")
 
-    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"  # the charset once
     parsed = families(response.text)
     requests = {
         (s.labels["method"], s.labels["route"], s.labels["status_class"]): s.value

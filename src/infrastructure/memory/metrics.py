@@ -1,5 +1,6 @@
 """Request metrics kept in this process."""
 
+from domain.event_loop import EventLoopStats
 from domain.metrics import EndpointStats, ProcessMetrics, RequestSample
 from domain.ports import Clock, MetricsPort
 
@@ -7,13 +8,17 @@ from domain.ports import Clock, MetricsPort
 class InMemoryMetrics(MetricsPort):
     """MetricsPort in a dict of per-endpoint stats; one event loop records, so no lock is needed."""
 
-    def __init__(self, clock: Clock, window_s: int = 60, process: str = "local") -> None:
+    def __init__(
+        self, clock: Clock, window_s: int = 60, process: str = "local", loop_interval_s: float | None = None
+    ) -> None:
         self._clock = clock
         self._now = clock.__call__  # the bound call itself: for the real clock, the C function (read per request)
         self._window_s = window_s
         self._process = process
         self._started = clock()
         self._endpoints: dict[str, EndpointStats] = {}
+        # None where nothing samples the loop (profiling off): /metrics then has no `event_loop`.
+        self._loop = None if loop_interval_s is None else EventLoopStats(window_s, loop_interval_s)
 
     def record(self, sample: RequestSample) -> None:
         """Add one finished request to its endpoint."""
@@ -22,10 +27,28 @@ class InMemoryMetrics(MetricsPort):
             stats = self._endpoints[sample.endpoint] = EndpointStats(self._window_s)
         stats.record(sample, int(self._now()))
 
+    def enter(self) -> None:
+        """Count a request entering the app."""
+        if self._loop is not None:
+            self._loop.enter(int(self._now()))
+
+    def leave(self) -> None:
+        """Count a request leaving the app."""
+        if self._loop is not None:
+            self._loop.leave()
+
+    def lag(self, seconds: float) -> None:
+        """Record one loop lag sample."""
+        if self._loop is not None:
+            self._loop.lag(seconds, int(self._now()))
+
     def state(self) -> ProcessMetrics:
         """Every endpoint's figures now; the window rate divides by the window or, early on, by the uptime."""
         now = self._clock()
         uptime = now - self._started
         span = min(uptime, self._window_s)
         endpoints = {name: stats.state(int(now), span) for name, stats in self._endpoints.items()}
-        return ProcessMetrics(process=self._process, uptime_s=uptime, window_s=self._window_s, endpoints=endpoints)
+        loop = None if self._loop is None else self._loop.state(int(now))
+        return ProcessMetrics(
+            process=self._process, uptime_s=uptime, window_s=self._window_s, endpoints=endpoints, event_loop=loop
+        )

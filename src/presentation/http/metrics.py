@@ -12,7 +12,9 @@ from domain.metrics import MetricsReport
 from presentation.http.di import inject
 from presentation.http.errors import error_spec
 
-PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+# Litestar appends "; charset=utf-8" to a text/* media type: the header scrapers get is exactly
+# "text/plain; version=0.0.4; charset=utf-8".
+PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 METRICS_AUTH = {HTTP_401_UNAUTHORIZED: error_spec("PERFSHOP_METRICS_TOKEN is set and the request does not carry it")}
 
 ScopeParameter = Annotated[
@@ -40,5 +42,6 @@ class MetricsController(Controller):
     @get("/prometheus", media_type=PROMETHEUS_TEXT, responses=METRICS_AUTH)
     @inject
     async def prometheus(self, get_text: FromDishka[GetPrometheusMetrics], wanted: ScopeParameter = None) -> str:
-        """Request counter and duration histogram by process, method, route template and status class."""
+        """Request counter and duration histogram by process, method, route template and status class; loop lag
+        histogram and requests in the app by process."""
         return await get_text(wanted)

@@ -54,6 +54,7 @@ class ProfilingMiddleware:
         assert self._resolved is not None, "ProfilingMiddleware.start() runs at start-up"
         metrics, now = self._resolved
         started = now()
+        metrics.enter()
         status = 500
         first_body: float | None = None
         last_body: float | None = None
@@ -82,6 +83,7 @@ class ProfilingMiddleware:
         try:
             await self._app(scope, receive, timed_send)
         finally:
+            metrics.leave()
             seconds = (now() if last_body is None else last_body) - started
             template = scope.get("path_template")
             endpoint = f"{scope['method']} {template}" if template else UNMATCHED

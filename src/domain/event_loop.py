@@ -1,0 +1,192 @@
+"""How late the event loop runs and how many requests are inside the app: recorded in constant memory, lifetime and
+over the sliding window, merged across processes and summarized for /metrics and Prometheus."""
+
+from bisect import bisect_left
+from collections.abc import Sequence
+
+from msgspec import Struct
+
+from domain.histogram import PERCENTS, Histogram, SlidingWindow, Span, add_spans, bucket_of, percentiles_of
+
+# Upper bounds (seconds) of the exposed lag buckets: a healthy loop wakes within a millisecond or two; 50 ms and
+# more is what clients feel as queueing.
+LAG_BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class EventLoopState(Struct, frozen=True, array_like=True):
+    """One process's loop lag (lifetime and window buckets, extremes, exposed buckets) and requests in the app."""
+
+    interval_s: float
+    samples: int
+    lag_micros: int
+    max_us: int
+    buckets: Span
+    window_samples: int
+    window_buckets: Span
+    window_max_us: int
+    exposed: tuple[int, ...]  # one per LAG_BOUNDS bound, then the overflow bucket; not cumulative
+    in_flight: int
+    window_max_in_flight: int
+
+
+class LagFigures(Struct, frozen=True):
+    """Loop lag percentiles and maximum in ms, and how many samples they come from."""
+
+    samples: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+
+
+class LagSummary(Struct, frozen=True):
+    """Loop lag over the process's lifetime, with the same figures over the window."""
+
+    samples: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+    window: LagFigures
+
+
+class InFlight(Struct, frozen=True):
+    """Requests inside the app now, and the most at once during the window."""
+
+    now: int
+    window_max: int
+
+
+class EventLoopSummary(Struct, frozen=True):
+    """The `event_loop` block of /metrics: how late the loop wakes a sleeping task, and requests in the app."""
+
+    interval_ms: float
+    lag_ms: LagSummary
+    in_flight: InFlight
+
+
+class WindowMaximum:
+    """The largest value seen in each of the last `seconds` whole seconds: their maximum is the window's."""
+
+    __slots__ = ("seconds", "slots")
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+        self.slots = [(-1, 0)] * seconds  # (second, maximum)
+
+    def add(self, second: int, value: int) -> None:
+        """Note `value` seen during `second` (seconds never go backwards)."""
+        index = second % self.seconds
+        seen, top = self.slots[index]
+        if seen != second or value > top:
+            self.slots[index] = (second, value)
+
+    def maximum(self, second: int) -> int:
+        """The largest value of the window ending at `second`; 0 when none was seen."""
+        oldest = second - self.seconds
+        return max((top for seen, top in self.slots if seen > oldest), default=0)
+
+
+class EventLoopStats:
+    """Loop lag samples and requests in the app, kept by one process in constant memory."""
+
+    __slots__ = (
+        "exposed",
+        "histogram",
+        "in_flight",
+        "interval_s",
+        "lag_micros",
+        "max_us",
+        "most_in_flight",
+        "window",
+        "window_max",
+    )
+
+    def __init__(self, window_s: int, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.histogram = Histogram()
+        self.window = SlidingWindow(window_s)
+        self.window_max = WindowMaximum(window_s)
+        self.max_us = 0
+        self.lag_micros = 0
+        self.exposed = [0] * (len(LAG_BOUNDS) + 1)
+        self.in_flight = 0
+        self.most_in_flight = WindowMaximum(window_s)
+
+    def lag(self, seconds: float, second: int) -> None:
+        """Record that the loop woke a sleeping task `seconds` late during `second` (negative counts as 0)."""
+        seconds = max(0.0, seconds)
+        micros = round(seconds * 1_000_000)
+        index = bucket_of(micros)
+        self.histogram.add(index)
+        self.window.add(second, index, micros)
+        self.window_max.add(second, micros)
+        self.max_us = max(self.max_us, micros)
+        self.lag_micros += micros
+        self.exposed[bisect_left(LAG_BOUNDS, seconds)] += 1
+
+    def enter(self, second: int) -> None:
+        """A request entered the app during `second`."""
+        self.in_flight += 1
+        self.most_in_flight.add(second, self.in_flight)
+
+    def leave(self) -> None:
+        """A request left the app."""
+        self.in_flight -= 1
+
+    def state(self, second: int) -> EventLoopState:
+        """The mergeable figures as of `second`."""
+        self.window.advance(second)
+        return EventLoopState(
+            interval_s=self.interval_s,
+            samples=self.histogram.total,
+            lag_micros=self.lag_micros,
+            max_us=self.max_us,
+            buckets=self.histogram.span(),
+            window_samples=self.window.count,
+            window_buckets=self.window.histogram.span(),
+            window_max_us=self.window_max.maximum(second),
+            exposed=tuple(self.exposed),
+            in_flight=self.in_flight,
+            window_max_in_flight=max(self.most_in_flight.maximum(second), self.in_flight),
+        )
+
+
+def merge_event_loops(states: Sequence[EventLoopState]) -> EventLoopState:
+    """Several processes' loops as one: lag buckets summed, extremes kept, requests in the apps summed."""
+    if len(states) == 1:
+        return states[0]
+    return EventLoopState(
+        interval_s=min(state.interval_s for state in states),
+        samples=sum(state.samples for state in states),
+        lag_micros=sum(state.lag_micros for state in states),
+        max_us=max(state.max_us for state in states),
+        buckets=add_spans(state.buckets for state in states),
+        window_samples=sum(state.window_samples for state in states),
+        window_buckets=add_spans(state.window_buckets for state in states),
+        window_max_us=max(state.window_max_us for state in states),
+        exposed=tuple(sum(counts) for counts in zip(*(state.exposed for state in states), strict=True)),
+        in_flight=sum(state.in_flight for state in states),
+        window_max_in_flight=sum(state.window_max_in_flight for state in states),
+    )
+
+
+def summarize_event_loop(state: EventLoopState) -> EventLoopSummary:
+    """The /metrics block of a loop's (or several merged loops') state."""
+    return EventLoopSummary(
+        interval_ms=round(state.interval_s * 1000, 3),
+        lag_ms=LagSummary(
+            *_figures(state.samples, state.buckets, state.max_us),
+            window=LagFigures(*_figures(state.window_samples, state.window_buckets, state.window_max_us)),
+        ),
+        in_flight=InFlight(now=state.in_flight, window_max=state.window_max_in_flight),
+    )
+
+
+def _figures(
+    samples: int, buckets: Span, max_us: int
+) -> tuple[int, float | None, float | None, float | None, float | None]:
+    p50, p95, p99 = (
+        None if value is None else round(min(value, max_us) / 1000, 3) for value in percentiles_of(buckets, PERCENTS)
+    )
+    return samples, p50, p95, p99, (round(max_us / 1000, 3) if samples else None)
