@@ -181,24 +181,25 @@ def prometheus_text(states: list[ProcessMetrics]) -> str:
                 where = f'method="{_escape(method)}",route="{_escape(route)}"'
                 labels = f'{process},{where},status_class="{series.status_class}"'
                 counter.append(f"{_REQUESTS}{{{labels}}} {series.count}")
-                cumulative = 0
-                for bound, count in zip((*map(repr, EXPOSED_BOUNDS), "+Inf"), series.buckets, strict=True):
-                    cumulative += count
-                    histogram.append(f'{_DURATION}_bucket{{{labels},le="{bound}"}} {cumulative}')
-                histogram.append(f"{_DURATION}_sum{{{labels}}} {series.sum_s!r}")
-                histogram.append(f"{_DURATION}_count{{{labels}}} {series.count}")
+                histogram += _histogram_lines(_DURATION, labels, EXPOSED_BOUNDS, series.buckets, series.sum_s)
         uptime.append(f"perfshop_uptime_seconds{{{process}}} {state.uptime_s!r}")
         loop = state.event_loop
         if loop is not None:
-            cumulative = 0
-            for bound, count in zip((*map(repr, LAG_BOUNDS), "+Inf"), loop.exposed, strict=True):
-                cumulative += count
-                lag.append(f'{_LAG}_bucket{{{process},le="{bound}"}} {cumulative}')
-            lag.append(f"{_LAG}_sum{{{process}}} {loop.lag_micros / 1_000_000!r}")
-            lag.append(f"{_LAG}_count{{{process}}} {loop.samples}")
+            lag += _histogram_lines(_LAG, process, LAG_BOUNDS, loop.exposed, loop.lag_micros / 1_000_000)
             in_flight.append(f"{_IN_FLIGHT}{{{process}}} {loop.in_flight}")
     loops = [*lag, *in_flight] if any(state.event_loop for state in states) else []
     return "\n".join([*counter, *histogram, *uptime, *loops]) + "\n"
+
+
+def _histogram_lines(
+    name: str, labels: str, bounds: tuple[float, ...], counts: tuple[int, ...], total: float
+) -> list[str]:
+    """One histogram series: cumulative buckets by upper bound, then +Inf, the sum and the count."""
+    lines, cumulative = [], 0
+    for bound, count in zip((*map(repr, bounds), "+Inf"), counts, strict=True):
+        cumulative += count
+        lines.append(f'{name}_bucket{{{labels},le="{bound}"}} {cumulative}')
+    return [*lines, f"{name}_sum{{{labels}}} {total!r}", f"{name}_count{{{labels}}} {cumulative}"]
 
 
 def _escape(value: str) -> str:
