@@ -12,7 +12,7 @@ from domain.errors import Unavailable
 from domain.items import Item, ItemPage, ItemPatch, NewItem
 from domain.metrics import ProcessMetrics
 from domain.orders import Dialect, EncodedBatch, OrderRow, Period, encode_rows
-from domain.ports import Clock, ItemRepository, MetricsSharePort, OrderStreamPort
+from domain.ports import Clock, ItemRepository, MetricsSharePort, OrderStreamPort, WallClock
 from infrastructure.sqla.items import SqlaItemRepository
 
 
@@ -120,6 +120,16 @@ class FakeClock(Clock):
         for due, future in self._sleepers:
             if due <= self.now and not future.done():
                 future.set_result(None)
+
+
+class FakeWallClock(WallClock):
+    """Epoch seconds that stand still unless the test sets them."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 class ParkingItemRepository:

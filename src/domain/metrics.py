@@ -7,6 +7,7 @@ from msgspec import Struct
 
 from domain.event_loop import EventLoopState, EventLoopSummary
 from domain.histogram import Histogram, SlidingWindow, Span, bucket_of
+from domain.queueing import CountsWindow, Timings, TimingState, apdex_zone
 
 UNMATCHED = "<unmatched>"
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
@@ -23,9 +24,10 @@ class RequestSample(Struct, frozen=True, gc=False):
     status: int
     seconds: float  # until the last byte of the response was handed to the server
     ttfb: float | None = None  # until the first body byte, for streamed responses only
+    queue: float | None = None  # from the proxy's receipt to the app, when the proxy said when (X-Request-Start)
 
 
-class WindowSummary(Struct, frozen=True):
+class WindowSummary(Struct, frozen=True, omit_defaults=True):
     """Figures over the sliding window only."""
 
     count: int
@@ -34,6 +36,13 @@ class WindowSummary(Struct, frozen=True):
     p95_ms: float | None
     p99_ms: float | None
     rps: float
+    apdex: float | None = None
+    queue_p50_ms: float | None = None
+    queue_p95_ms: float | None = None
+    queue_p99_ms: float | None = None
+    e2e_p50_ms: float | None = None
+    e2e_p95_ms: float | None = None
+    e2e_p99_ms: float | None = None
 
 
 class EndpointSummary(Struct, frozen=True, omit_defaults=True):
@@ -51,6 +60,17 @@ class EndpointSummary(Struct, frozen=True, omit_defaults=True):
     ttfb_p50_ms: float | None = None
     ttfb_p95_ms: float | None = None
     ttfb_p99_ms: float | None = None
+    apdex: float | None = None
+    queue_avg_ms: float | None = None
+    queue_max_ms: float | None = None
+    queue_p50_ms: float | None = None
+    queue_p95_ms: float | None = None
+    queue_p99_ms: float | None = None
+    e2e_avg_ms: float | None = None
+    e2e_max_ms: float | None = None
+    e2e_p50_ms: float | None = None
+    e2e_p95_ms: float | None = None
+    e2e_p99_ms: float | None = None
 
 
 class SlowEndpoint(Struct, frozen=True):
@@ -87,6 +107,10 @@ class EndpointState(Struct, frozen=True, array_like=True, omit_defaults=True):
     window_rps: float
     series: tuple[StatusSeries, ...]
     ttfb: Span | None = None
+    apdex: tuple[int, ...] = (0, 0, 0)  # satisfied, tolerating, frustrated
+    window_apdex: tuple[int, ...] = (0, 0, 0)
+    queue: TimingState | None = None
+    e2e: TimingState | None = None
 
 
 class ProcessMetrics(Struct, frozen=True, array_like=True):
@@ -97,6 +121,7 @@ class ProcessMetrics(Struct, frozen=True, array_like=True):
     window_s: int
     endpoints: dict[str, EndpointState]
     event_loop: EventLoopState | None = None  # None while profiling is off, and from a process that predates it
+    request_starts_rejected: dict[str, int] = {}  # X-Request-Start values not recorded, by reason
 
 
 class MetricsReport(Struct, frozen=True):
@@ -105,7 +130,7 @@ class MetricsReport(Struct, frozen=True):
     Over several processes `rps` and `rps_window` are the sums of each process's own rates, `uptime_s` is the
     oldest live process's uptime, and `processes` counts the live processes merged. `cluster_error` says why a
     cluster read fell back to this process alone. `event_loop` is the loops' lag and the requests inside the apps
-    (summed over processes).
+    (summed over processes); `request_starts_rejected` counts the `X-Request-Start` values not recorded, by reason.
     """
 
     endpoints: dict[str, EndpointSummary]
@@ -118,6 +143,7 @@ class MetricsReport(Struct, frozen=True):
     processes: int = 1
     cluster_error: str | None = None
     event_loop: EventLoopSummary | None = None
+    request_starts_rejected: dict[str, int] = {}
 
 
 def split_endpoint(endpoint: str) -> tuple[str, str]:
@@ -129,9 +155,27 @@ def split_endpoint(endpoint: str) -> tuple[str, str]:
 class EndpointStats:
     """Everything kept about one endpoint; memory does not grow with the number of requests."""
 
-    __slots__ = ("histogram", "max_us", "micros", "min_us", "series", "ttfb", "window")
+    __slots__ = (
+        "apdex",
+        "apdex_t",
+        "e2e",
+        "histogram",
+        "max_us",
+        "micros",
+        "min_us",
+        "queue",
+        "series",
+        "ttfb",
+        "window",
+        "window_apdex",
+    )
 
-    def __init__(self, window_s: int) -> None:
+    def __init__(self, window_s: int, apdex_t_s: float = 0.1) -> None:
+        self.apdex_t = apdex_t_s
+        self.apdex = [0, 0, 0]
+        self.window_apdex = CountsWindow(window_s, 3)
+        self.queue: Timings | None = None
+        self.e2e: Timings | None = None
         self.micros = 0
         self.min_us = _NO_MINIMUM
         self.max_us = 0
@@ -161,6 +205,20 @@ class EndpointStats:
             ttfb = self.ttfb or Histogram()
             ttfb.add(bucket_of(round(sample.ttfb * 1_000_000)))
             self.ttfb = ttfb
+        # What the user felt: a stream from its first byte, plus the wait in front of the app when known.
+        felt = seconds if sample.ttfb is None else sample.ttfb
+        if sample.queue is not None:
+            self._waited(sample.queue, seconds, second)
+            felt += sample.queue
+        zone = apdex_zone(felt, sample.status, self.apdex_t)
+        self.apdex[zone] += 1
+        self.window_apdex.add(second, zone)
+
+    def _waited(self, queue: float, seconds: float, second: int) -> None:
+        if self.queue is None or self.e2e is None:
+            self.queue, self.e2e = Timings(self.window.seconds), Timings(self.window.seconds)
+        self.queue.add(queue, second)
+        self.e2e.add(queue + seconds, second)  # its own end-to-end time: never a sum of percentiles
 
     def state(self, second: int, window_span: float) -> EndpointState:
         """The mergeable figures as of `second`; the window rate is over `window_span` seconds."""
@@ -183,6 +241,10 @@ class EndpointStats:
             window_rps=window.count / window_span if window_span > 0 else 0.0,
             series=series,
             ttfb=self.ttfb.span() if self.ttfb else None,
+            apdex=tuple(self.apdex),
+            window_apdex=self.window_apdex.counts(second),
+            queue=self.queue.state(second) if self.queue else None,
+            e2e=self.e2e.state(second) if self.e2e else None,
         )
 
 

@@ -14,6 +14,7 @@ from domain.metrics import (
     StatusSeries,
     WindowSummary,
 )
+from domain.queueing import REJECTIONS, apdex, merge_timings, timing_figures
 
 
 def slowest(endpoints: dict[str, EndpointSummary], n: int) -> list[SlowEndpoint]:
@@ -72,6 +73,9 @@ def document(
         processes=len(states),
         cluster_error=cluster_error,
         event_loop=summarize_event_loop(merge_event_loops(loops)) if loops else None,
+        request_starts_rejected={
+            reason: sum(state.request_starts_rejected.get(reason, 0) for state in states) for reason in REJECTIONS
+        },
     )
 
 
@@ -93,7 +97,15 @@ def merge(states: Sequence[EndpointState]) -> EndpointState:
         window_rps=sum(state.window_rps for state in states),
         series=_merge_series(series for state in states for series in state.series),
         ttfb=add_spans(ttfbs) if ttfbs else None,
+        apdex=_sum_counts(state.apdex for state in states),
+        window_apdex=_sum_counts(state.window_apdex for state in states),
+        queue=merge_timings([state.queue for state in states if state.queue]),
+        e2e=merge_timings([state.e2e for state in states if state.e2e]),
     )
+
+
+def _sum_counts(counts: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
+    return tuple(sum(kind) for kind in zip(*counts, strict=True))
 
 
 def summarize(state: EndpointState) -> EndpointSummary:
@@ -104,6 +116,7 @@ def summarize(state: EndpointState) -> EndpointSummary:
     status = dict.fromkeys(STATUS_CLASSES, 0)
     status.update((series.status_class, series.count) for series in state.series)
     count = state.window_count
+    queue, e2e = timing_figures(state.queue), timing_figures(state.e2e)
     return EndpointSummary(
         count=state.count,
         avg_ms=round(state.micros / state.count / 1000, 3) if state.count else 0.0,
@@ -120,10 +133,28 @@ def summarize(state: EndpointState) -> EndpointSummary:
             p95_ms=w95,
             p99_ms=w99,
             rps=round(state.window_rps, 3),
+            apdex=apdex(state.window_apdex),
+            queue_p50_ms=queue.window_p50,
+            queue_p95_ms=queue.window_p95,
+            queue_p99_ms=queue.window_p99,
+            e2e_p50_ms=e2e.window_p50,
+            e2e_p95_ms=e2e.window_p95,
+            e2e_p99_ms=e2e.window_p99,
         ),
         ttfb_p50_ms=t50,
         ttfb_p95_ms=t95,
         ttfb_p99_ms=t99,
+        apdex=apdex(state.apdex),
+        queue_avg_ms=queue.avg,
+        queue_max_ms=queue.max,
+        queue_p50_ms=queue.p50,
+        queue_p95_ms=queue.p95,
+        queue_p99_ms=queue.p99,
+        e2e_avg_ms=e2e.avg,
+        e2e_max_ms=e2e.max,
+        e2e_p50_ms=e2e.p50,
+        e2e_p95_ms=e2e.p95,
+        e2e_p99_ms=e2e.p99,
     )
 
 

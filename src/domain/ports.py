@@ -8,6 +8,7 @@ from domain.items import Item, ItemPage, ItemPatch, NewItem
 from domain.metrics import ProcessMetrics, RequestSample
 from domain.order_stats import StatusTotal
 from domain.orders import Dialect, EncodedBatch, Period
+from domain.queueing import Rejection
 
 T = TypeVar("T")
 
@@ -36,6 +37,12 @@ class ItemRepository(Protocol):
     async def update(self, item_id: int, patch: ItemPatch) -> Item | None: ...
 
     async def delete(self, item_id: int) -> bool: ...
+
+
+class WallClock(Protocol):
+    """Seconds since the epoch: only for comparing with times other machines stamped (a proxy's receipt)."""
+
+    def __call__(self) -> float: ...
 
 
 class HealthProbe(Protocol):
@@ -136,6 +143,10 @@ class MetricsPort(Protocol):
 
     def lag(self, seconds: float) -> None:
         """The event loop woke a task `seconds` later than it asked (negative counts as 0)."""
+        ...
+
+    def reject_request_start(self, reason: Rejection) -> None:
+        """An `X-Request-Start` value was not recorded, for `reason`."""
         ...
 
     def state(self) -> ProcessMetrics:

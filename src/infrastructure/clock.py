@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from domain.ports import Clock
+from domain.ports import Clock, WallClock
 
 
 class MonotonicClock(Clock):
@@ -20,6 +20,12 @@ class MonotonicClock(Clock):
         while left > 0:
             await asyncio.sleep(left)
             left = deadline - time.monotonic()
+
+
+class SystemWallClock(WallClock):
+    """`time.time()`: the system's idea of now, for comparing with times other machines stamped."""
+
+    __call__ = staticmethod(time.time)
 
 
 # The default of adapters built without a clock (the brief's `CacheManager(default_ttl=300)`): it holds no state.

@@ -19,7 +19,7 @@ from application.items import CachedItems
 from application.metrics import PublishMetrics, SampleLoopLag
 from domain.caching import CacheTtls
 from domain.errors import DomainError
-from domain.ports import Clock, MetricsPort
+from domain.ports import Clock, MetricsPort, WallClock
 from infrastructure.process import SignalShutdown
 from infrastructure.sqla.engine import prepare_database
 from presentation.http.auth import admin_only, metrics_viewers
@@ -127,11 +127,12 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
             with_app_container(cached_reads, container),
             slow_request_ms=settings.slow_request_ms,
             headers=EVERY_RESPONSE_HEADERS,
+            request_start_max_age_s=settings.request_start_max_age_s if settings.trust_request_start else None,
         )
         app.asgi_handler = profiler
 
         async def start_profiling() -> None:
-            profiler.start(await container.get(MetricsPort), await container.get(Clock))
+            profiler.start(await container.get(MetricsPort), await container.get(Clock), await container.get(WallClock))
 
         app.on_startup.append(start_profiling)
         app.on_startup.append(start_sampling)

@@ -33,8 +33,9 @@ from domain.ports import (
     OrderStreamPort,
     ShutdownSignal,
     UpstreamPort,
+    WallClock,
 )
-from infrastructure.clock import MonotonicClock
+from infrastructure.clock import MonotonicClock, SystemWallClock
 from infrastructure.memory.cache import CacheManager
 from infrastructure.memory.metrics import InMemoryMetrics
 from infrastructure.memory.upstream import SimulatedUpstream
@@ -56,6 +57,7 @@ class ProcessProvider(Provider):
     scope = Scope.APP
     settings = from_context(provides=Settings)
     clock = provide(MonotonicClock, provides=Clock)
+    wall_clock = provide(SystemWallClock, provides=WallClock)
     shutdown = provide(SignalShutdown)
     shutdown_signal = alias(source=SignalShutdown, provides=ShutdownSignal)
 
@@ -201,6 +203,7 @@ class ProfilingProvider(Provider):
             window_s=settings.metrics_window_s,
             process=f"{socket.gethostname()}:{os.getpid()}",
             loop_interval_s=settings.loop_lag_interval_ms / 1000 if settings.profiling else None,
+            apdex_t_s=settings.apdex_t_ms / 1000,
         )
 
     @provide

@@ -48,6 +48,9 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     slow_request_ms: Annotated[float, Meta(ge=0)] = 300.0
     metrics_window_s: Annotated[int, Meta(ge=1, le=3600)] = 60
     loop_lag_interval_ms: Annotated[int, Meta(ge=10, le=1000)] = 50
+    trust_request_start: bool = False
+    request_start_max_age_s: Annotated[float, Meta(gt=0, le=86_400)] = 60
+    apdex_t_ms: Annotated[float, Meta(gt=0, le=600_000)] = 100
     slow_payload_rows: Annotated[int, Meta(ge=1, le=10_000_000)] = 300_000
 
     redis_url: Annotated[str, Meta(pattern="^rediss?://", description="a redis:// or rediss:// URL")] | None = None

@@ -13,10 +13,10 @@ from litestar.background_tasks import BackgroundTask
 from litestar.response import Response, Stream
 from litestar.testing import AsyncTestClient
 
-from domain.ports import Clock
+from domain.ports import Clock, WallClock
 from presentation.app import create_app
 from presentation.settings import Settings
-from tests.fakes import FakeClock, Override, ParkingRepositoryProvider
+from tests.fakes import FakeClock, FakeWallClock, Override, ParkingRepositoryProvider
 from tests.services import eventually
 
 Client = AsyncTestClient  # type: ignore[type-arg]
@@ -185,3 +185,29 @@ async def test_metrics_show_the_loop_lag_and_the_requests_inside_the_app(setting
         assert loop["in_flight"] == {"now": 1, "window_max": 2}
         assert loop["interval_ms"] == 10
         assert set(loop["lag_ms"]) == {"samples", "p50", "p95", "p99", "max", "window"}
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_a_proxys_request_start_gives_queue_and_end_to_end_times_only_when_trusted(
+    settings: Settings, trusted: bool
+) -> None:
+    wall = FakeWallClock()
+    app = create_app(Override(WallClock, wall), settings=msgspec.structs.replace(settings, trust_request_start=trusted))
+    async with AsyncTestClient(app=app) as client:
+        await client.get("/health", headers={"X-Request-Start": f"t={wall.now - 0.05:.3f}"})  # NGINX
+        await client.get("/health", headers={"X-Queue-Start": f"{round((wall.now - 0.05) * 1e6)}"})  # µs
+        for forged in ("t=soon", f"t={wall.now + 30:.3f}", f"t={wall.now - 3600:.3f}"):
+            await client.get("/health", headers={"X-Request-Start": forged})
+        report = (await client.get("/metrics")).json()
+
+    health = report["endpoints"]["GET /health"]
+    if not trusted:
+        assert not [key for key in health if key.startswith(("queue_", "e2e_"))]
+        assert set(report["request_starts_rejected"].values()) == {0}
+        return
+    assert health["queue_max_ms"] == pytest.approx(50, abs=1)
+    assert health["queue_p50_ms"] == pytest.approx(50, rel=1 / 32)
+    assert health["e2e_p50_ms"] >= health["queue_p50_ms"]
+    assert health["window"]["queue_p99_ms"] == pytest.approx(50, rel=1 / 32)
+    assert report["request_starts_rejected"] == {"unparseable": 1, "too_old": 1, "in_future": 1}
+    assert 0 <= health["apdex"] <= 1

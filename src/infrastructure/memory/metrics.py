@@ -3,13 +3,19 @@
 from domain.event_loop import EventLoopStats
 from domain.metrics import EndpointStats, ProcessMetrics, RequestSample
 from domain.ports import Clock, MetricsPort
+from domain.queueing import REJECTIONS, Rejection
 
 
 class InMemoryMetrics(MetricsPort):
     """MetricsPort in a dict of per-endpoint stats; one event loop records, so no lock is needed."""
 
     def __init__(
-        self, clock: Clock, window_s: int = 60, process: str = "local", loop_interval_s: float | None = None
+        self,
+        clock: Clock,
+        window_s: int = 60,
+        process: str = "local",
+        loop_interval_s: float | None = None,
+        apdex_t_s: float = 0.1,
     ) -> None:
         self._clock = clock
         self._now = clock.__call__  # the bound call itself: for the real clock, the C function (read per request)
@@ -17,6 +23,8 @@ class InMemoryMetrics(MetricsPort):
         self._process = process
         self._started = clock()
         self._endpoints: dict[str, EndpointStats] = {}
+        self._apdex_t_s = apdex_t_s
+        self._rejected: dict[str, int] = dict.fromkeys(REJECTIONS, 0)
         # None where nothing samples the loop (profiling off): /metrics then has no `event_loop`.
         self._loop = None if loop_interval_s is None else EventLoopStats(window_s, loop_interval_s)
 
@@ -24,7 +32,7 @@ class InMemoryMetrics(MetricsPort):
         """Add one finished request to its endpoint."""
         stats = self._endpoints.get(sample.endpoint)
         if stats is None:
-            stats = self._endpoints[sample.endpoint] = EndpointStats(self._window_s)
+            stats = self._endpoints[sample.endpoint] = EndpointStats(self._window_s, self._apdex_t_s)
         stats.record(sample, int(self._now()))
 
     def enter(self) -> None:
@@ -36,6 +44,10 @@ class InMemoryMetrics(MetricsPort):
         """Count a request leaving the app."""
         if self._loop is not None:
             self._loop.leave()
+
+    def reject_request_start(self, reason: Rejection) -> None:
+        """Count an X-Request-Start value not recorded."""
+        self._rejected[reason] += 1
 
     def lag(self, seconds: float) -> None:
         """Record one loop lag sample."""
@@ -50,5 +62,10 @@ class InMemoryMetrics(MetricsPort):
         endpoints = {name: stats.state(int(now), span) for name, stats in self._endpoints.items()}
         loop = None if self._loop is None else self._loop.state(int(now))
         return ProcessMetrics(
-            process=self._process, uptime_s=uptime, window_s=self._window_s, endpoints=endpoints, event_loop=loop
+            process=self._process,
+            uptime_s=uptime,
+            window_s=self._window_s,
+            endpoints=endpoints,
+            event_loop=loop,
+            request_starts_rejected=dict(self._rejected),
         )

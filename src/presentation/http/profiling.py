@@ -1,13 +1,14 @@
 """ProfilingMiddleware: times every HTTP request, adds timing headers, records into MetricsPort, warns when slow."""
 
 import logging
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, cast
 
 from litestar.enums import ScopeType
 
 from domain.metrics import UNMATCHED, RequestSample
-from domain.ports import Clock, MetricsPort
+from domain.ports import Clock, MetricsPort, WallClock
+from domain.queueing import queue_seconds
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,20 +32,30 @@ class ProfilingMiddleware:
       (background tasks) is not counted.
     - For a streamed response (a first body message with `more_body`), the time to its first body byte is
       recorded as well (the `ttfb_*` figures).
+    - With `request_start_max_age_s` set (the proxy is trusted), a proxy's `X-Request-Start` gives the request's
+      queue time, recorded with it; each request is counted in the app from its start to its end (`in_flight`).
     """
 
     def __init__(
-        self, app: "ASGIApp", *, slow_request_ms: float, headers: "Sequence[tuple[bytes, bytes]]" = ()
+        self,
+        app: "ASGIApp",
+        *,
+        slow_request_ms: float,
+        headers: "Sequence[tuple[bytes, bytes]]" = (),
+        request_start_max_age_s: float | None = None,
     ) -> None:
         self._app = app
         self._headers = tuple(headers)  # constant headers of every response, added with the timing ones
         self._slow_s = slow_request_ms / 1000
-        self._resolved: tuple[MetricsPort, Callable[[], float]] | None = None
+        # None: X-Request-Start is not trusted (a client could forge its own queue time), and never read.
+        self._max_age_s = request_start_max_age_s
+        self._resolved: tuple[MetricsPort, Callable[[], float], Callable[[], float]] | None = None
 
-    def start(self, metrics: MetricsPort, clock: Clock) -> None:
-        """Record into `metrics`, timed by `clock`; the app calls it at start-up, before any request."""
+    def start(self, metrics: MetricsPort, clock: Clock, wall_clock: WallClock) -> None:
+        """Record into `metrics`, timed by `clock`, queue times read on `wall_clock`; the app calls it at
+        start-up, before any request."""
         # The bound call itself: for the real clock that is the C function, read four times per request.
-        self._resolved = (metrics, clock.__call__)
+        self._resolved = (metrics, clock.__call__, wall_clock.__call__)
 
     async def __call__(self, scope: "Scope", receive: "Receive", send: "Send") -> None:
         """Time one request; other scope types pass through untouched."""
@@ -52,9 +63,10 @@ class ProfilingMiddleware:
             await self._app(scope, receive, send)
             return
         assert self._resolved is not None, "ProfilingMiddleware.start() runs at start-up"
-        metrics, now = self._resolved
+        metrics, now, wall = self._resolved
         started = now()
         metrics.enter()
+        queue = None if self._max_age_s is None else self._queue(scope["headers"], wall(), metrics)
         status = 500
         first_body: float | None = None
         last_body: float | None = None
@@ -88,7 +100,7 @@ class ProfilingMiddleware:
             template = scope.get("path_template")
             endpoint = f"{scope['method']} {template}" if template else UNMATCHED
             ttfb = None if first_body is None else first_body - started
-            metrics.record(RequestSample(endpoint, status, seconds, ttfb))
+            metrics.record(RequestSample(endpoint, status, seconds, ttfb, queue))
             if seconds > self._slow_s:
                 logger.warning(
                     "slow request: %s answered %d in %.1f ms (threshold %.0f ms)",
@@ -97,3 +109,17 @@ class ProfilingMiddleware:
                     seconds * 1000,
                     self._slow_s * 1000,
                 )
+
+    def _queue(self, headers: "Iterable[tuple[bytes, bytes]]", now: float, metrics: MetricsPort) -> float | None:
+        """The wait since the proxy received the request (`X-Request-Start`, or `X-Queue-Start`), if it says."""
+        for name, value in headers:
+            if name in _REQUEST_START:
+                waited = queue_seconds(value.decode("latin-1"), now, cast(float, self._max_age_s))
+                if isinstance(waited, float):
+                    return waited
+                metrics.reject_request_start(waited)
+                return None
+        return None
+
+
+_REQUEST_START = (b"x-request-start", b"x-queue-start")

@@ -1,0 +1,183 @@
+"""The wait in front of the app and what users felt: a proxy's `X-Request-Start` read as the time it received the
+request, queue and end-to-end times per endpoint, and Apdex (requests that satisfied, were tolerable or frustrated
+their users), lifetime and over a sliding window."""
+
+import re
+from typing import Literal, NamedTuple
+
+from msgspec import Struct
+
+from domain.histogram import PERCENTS, Histogram, SlidingWindow, Span, add_spans, bucket_of, percentiles_of
+
+Rejection = Literal["unparseable", "too_old", "in_future"]
+REJECTIONS: tuple[Rejection, ...] = ("unparseable", "too_old", "in_future")
+# A clock a little ahead of the proxy's reads as a small negative wait: that much is clamped to 0, more is refused.
+_SKEW_TOLERATED_S = 1.0
+_NUMBER = re.compile(r"\s*(?:t=)?(\d{1,20}(?:\.\d{1,9})?)\s*")
+
+
+def request_start(value: str) -> float | None:
+    """The epoch seconds an `X-Request-Start` value gives, or None when it is not one of its forms.
+
+    The forms are `t=<seconds with a fraction>` (NGINX `t=${msec}`), `t=<microseconds>` (Apache `t=%t`), and a
+    bare number of milliseconds or microseconds; they are told apart by magnitude, which for any date from 1973
+    to 5138 leaves no doubt: seconds below 1e11, milliseconds below 1e14, microseconds above.
+    """
+    match = _NUMBER.fullmatch(value)
+    if match is None:
+        return None
+    number = float(match.group(1))
+    if number < 1e11:
+        return number
+    return number / 1e3 if number < 1e14 else number / 1e6
+
+
+def queue_seconds(value: str, now: float, max_age_s: float) -> float | Rejection:
+    """How long the request waited between the proxy and the app (`now` in epoch seconds), or why not recorded."""
+    started = request_start(value)
+    if started is None:
+        return "unparseable"
+    waited = now - started
+    if waited < -_SKEW_TOLERATED_S:
+        return "in_future"
+    if waited > max_age_s:
+        return "too_old"
+    return max(0.0, waited)
+
+
+SATISFIED, TOLERATING, FRUSTRATED = 0, 1, 2
+
+
+def apdex_zone(seconds: float, status: int, threshold_s: float) -> int:
+    """SATISFIED within the threshold T, TOLERATING within 4T, FRUSTRATED beyond it or on any 5xx."""
+    if status >= 500 or seconds > 4 * threshold_s:
+        return FRUSTRATED
+    return SATISFIED if seconds <= threshold_s else TOLERATING
+
+
+def apdex(zones: tuple[int, ...]) -> float | None:
+    """(satisfied + tolerating / 2) / all, 0..1, of (satisfied, tolerating, frustrated); None without requests."""
+    satisfied, tolerating, frustrated = zones
+    total = satisfied + tolerating + frustrated
+    return round((satisfied + tolerating / 2) / total, 4) if total else None
+
+
+class CountsWindow:
+    """Counts of a few kinds over the last `seconds` whole seconds: one slot per second, running sums, O(1) reads."""
+
+    __slots__ = ("seconds", "slots", "totals")
+
+    def __init__(self, seconds: int, kinds: int) -> None:
+        self.seconds = seconds
+        self.slots: list[tuple[int, list[int]]] = [(-1, [0] * kinds) for _ in range(seconds)]
+        self.totals = [0] * kinds
+
+    def add(self, second: int, kind: int) -> None:
+        """Count one of `kind` during `second` (seconds never go backwards)."""
+        index = second % self.seconds
+        seen, counts = self.slots[index]
+        if seen != second:
+            self._forget(counts)
+            self.slots[index] = (second, counts)
+        counts[kind] += 1
+        self.totals[kind] += 1
+
+    def counts(self, second: int) -> tuple[int, ...]:
+        """The counts of the window ending at `second`."""
+        oldest = second - self.seconds
+        for seen, counts in self.slots:
+            if seen <= oldest:
+                self._forget(counts)
+        return tuple(self.totals)
+
+    def _forget(self, counts: list[int]) -> None:
+        for kind, count in enumerate(counts):
+            self.totals[kind] -= count
+            counts[kind] = 0
+
+
+class TimingState(Struct, frozen=True, array_like=True):
+    """One kind of time of one endpoint (queue or end-to-end), lifetime and window, mergeable across processes."""
+
+    count: int
+    micros: int
+    max_us: int
+    buckets: Span
+    window_count: int
+    window_micros: int
+    window_buckets: Span
+
+
+class Timings:
+    """One kind of time of one endpoint in constant memory: a lifetime histogram and a sliding window."""
+
+    __slots__ = ("histogram", "max_us", "micros", "window")
+
+    def __init__(self, window_s: int) -> None:
+        self.histogram = Histogram()
+        self.window = SlidingWindow(window_s)
+        self.micros = 0
+        self.max_us = 0
+
+    def add(self, seconds: float, second: int) -> None:
+        """Count one time that ended during `second`."""
+        micros = round(seconds * 1_000_000)
+        index = bucket_of(micros)
+        self.histogram.add(index)
+        self.window.add(second, index, micros)
+        self.micros += micros
+        self.max_us = max(self.max_us, micros)
+
+    def state(self, second: int) -> TimingState:
+        """The mergeable figures as of `second`."""
+        self.window.advance(second)
+        return TimingState(
+            count=self.histogram.total,
+            micros=self.micros,
+            max_us=self.max_us,
+            buckets=self.histogram.span(),
+            window_count=self.window.count,
+            window_micros=self.window.micros,
+            window_buckets=self.window.histogram.span(),
+        )
+
+
+def merge_timings(states: list[TimingState]) -> TimingState | None:
+    """Several processes' times of one kind as one; None when no process has any."""
+    if len(states) <= 1:
+        return states[0] if states else None
+    return TimingState(
+        count=sum(state.count for state in states),
+        micros=sum(state.micros for state in states),
+        max_us=max(state.max_us for state in states),
+        buckets=add_spans(state.buckets for state in states),
+        window_count=sum(state.window_count for state in states),
+        window_micros=sum(state.window_micros for state in states),
+        window_buckets=add_spans(state.window_buckets for state in states),
+    )
+
+
+class TimingFigures(NamedTuple):
+    """A kind of time's figures in ms: lifetime average, maximum and percentiles, then the window's percentiles."""
+
+    avg: float | None
+    max: float | None
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    window_p50: float | None
+    window_p95: float | None
+    window_p99: float | None
+
+
+def timing_figures(state: TimingState | None) -> TimingFigures:
+    """The figures of a kind of time; all None when nothing was recorded."""
+    if state is None or not state.count:
+        return TimingFigures(None, None, None, None, None, None, None, None)
+
+    def ms(micros: float | None) -> float | None:
+        return None if micros is None else round(min(micros, state.max_us) / 1000, 3)
+
+    lifetime = [ms(value) for value in percentiles_of(state.buckets, PERCENTS)]
+    window = [ms(value) for value in percentiles_of(state.window_buckets, PERCENTS)]
+    return TimingFigures(ms(state.micros / state.count), ms(state.max_us), *lifetime, *window)

@@ -1,0 +1,115 @@
+"""X-Request-Start forms, clock skew and forgery, queue and end-to-end times, and Apdex arithmetic."""
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from domain.metrics import RequestSample
+from domain.metrics_report import report
+from domain.queueing import CountsWindow, apdex, queue_seconds, request_start
+from infrastructure.memory.metrics import InMemoryMetrics
+from tests.fakes import FakeClock
+
+NOW = 1_800_000_000.25  # epoch seconds
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "t=1800000000.200",  # NGINX t=${msec}
+        "t=1800000000200000",  # Apache t=%t, microseconds
+        "1800000000200",  # milliseconds
+        "1800000000200000",  # microseconds
+        "  t=1800000000.2  ",
+    ],
+)
+def test_every_form_reads_as_the_same_instant(value: str) -> None:
+    assert request_start(value) == pytest.approx(1_800_000_000.2)
+    assert queue_seconds(value, NOW, 60) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize(
+    ("value", "outcome"),
+    [
+        ("t=1800000000.75", 0.0),  # 0.5 s ahead: clock skew, clamped
+        ("t=1800000001.26", "in_future"),  # more than 1 s ahead
+        ("t=1799999000.0", "too_old"),  # 1,000 s ago, beyond the 60 s allowed
+        ("t=1800000000.25", 0.0),
+        ("", "unparseable"),
+        ("t=", "unparseable"),
+        ("t=abc", "unparseable"),
+        ("t=-5", "unparseable"),
+        ("1e9", "unparseable"),
+        ("t=1.2.3", "unparseable"),
+        ("99999999999999999999", "in_future"),  # absurd: millennia ahead
+        ("999999999999999999999", "unparseable"),  # longer than any form
+        ("0", "too_old"),
+    ],
+)
+def test_skewed_forged_and_absurd_values(value: str, outcome: float | str) -> None:
+    assert queue_seconds(value, NOW, 60) == outcome
+
+
+def test_apdex_counts_satisfied_whole_and_tolerating_half() -> None:
+    assert apdex((6, 2, 2)) == 0.7
+    assert apdex((0, 0, 0)) is None
+    assert apdex((0, 0, 5)) == 0.0
+
+
+def metrics(clock: FakeClock) -> InMemoryMetrics:
+    return InMemoryMetrics(clock, window_s=60, apdex_t_s=0.1)
+
+
+def endpoint(recorded: InMemoryMetrics, name: str = "GET /x") -> dict[str, Any]:
+    return msgspec.to_builtins(report([recorded.state()]).endpoints[name])  # type: ignore[no-any-return]
+
+
+def test_apdex_zones_use_end_to_end_time_first_bytes_of_streams_and_every_5xx() -> None:
+    clock = FakeClock()
+    recorded = metrics(clock)
+    for sample in (
+        RequestSample("GET /x", 200, 0.05),  # satisfied
+        RequestSample("GET /x", 404, 0.3),  # tolerating: a 4xx counts by its time
+        RequestSample("GET /x", 200, 0.05, queue=0.1),  # 150 ms end to end: tolerating
+        RequestSample("GET /x", 200, 0.05, queue=0.4),  # 450 ms end to end: frustrated
+        RequestSample("GET /x", 500, 0.001),  # any 5xx: frustrated
+        RequestSample("GET /x", 200, 30.0, ttfb=0.02),  # a stream counts by its first byte: satisfied
+    ):
+        recorded.record(sample)
+    summary = endpoint(recorded)
+    assert summary["apdex"] == round((2 + 2 / 2) / 6, 4)
+    assert summary["window"]["apdex"] == summary["apdex"]
+    clock.advance(61)
+    assert "apdex" not in endpoint(recorded)["window"]
+
+
+def test_end_to_end_percentiles_are_of_each_requests_own_sum() -> None:
+    recorded = metrics(FakeClock())
+    # Long queues come with short service times and the other way round: every end-to-end time is 101 ms.
+    for queue, service in ((0.1, 0.001), (0.001, 0.1)) * 50:
+        recorded.record(RequestSample("GET /x", 200, service, queue=queue))
+    summary = endpoint(recorded)
+    assert summary["e2e_max_ms"] == 101.0
+    # Within a bucket's width (1/64) of 101 ms: never near the 200 ms a sum of percentiles would give.
+    assert summary["e2e_p50_ms"] == pytest.approx(101, rel=1 / 64)
+    assert summary["e2e_p99_ms"] == pytest.approx(101, rel=1 / 64)
+    assert summary["queue_max_ms"] == 100.0
+    assert summary["queue_p99_ms"] + summary["p99_ms"] > 190  # what a sum would claim
+
+
+def test_requests_without_a_queue_time_have_no_queue_keys() -> None:
+    recorded = metrics(FakeClock())
+    recorded.record(RequestSample("GET /x", 200, 0.01))
+    assert not [key for key in endpoint(recorded) if key.startswith(("queue_", "e2e_"))]
+
+
+def test_a_counts_window_forgets_whole_seconds_that_left_it() -> None:
+    window = CountsWindow(3, 2)
+    window.add(10, 0)
+    window.add(11, 1)
+    window.add(11, 1)
+    assert window.counts(12) == (1, 2)
+    assert window.counts(13) == (0, 2)
+    window.add(16, 0)
+    assert window.counts(16) == (1, 0)
