@@ -30,7 +30,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
 
 from application.metrics import GetMetrics, MetricsStates, ShareFaults
 from domain.metrics import RequestSample
-from domain.ports import Clock, MetricsPort
+from domain.ports import Clock, MetricsPort, WallClock
 from infrastructure.memory.metrics import InMemoryMetrics
 from presentation.app import create_app
 from presentation.http.profiling import ProfilingMiddleware
@@ -127,7 +127,7 @@ async def in_process_rows(settings: Settings, rounds: int, requests: int) -> tup
         container = apps["profiling"].state.dishka_container
         apps[BARE] = bare_app
         profiled = ProfilingMiddleware(bare_app, slow_request_ms=settings.slow_request_ms)
-        profiled.start(await container.get(MetricsPort), await container.get(Clock))
+        profiled.start(await container.get(MetricsPort), await container.get(Clock), await container.get(WallClock))
         apps[BARE_PROFILED] = profiled
         names = list(apps)
         results: dict[str, list[float]] = {name: [] for name in names}

@@ -35,7 +35,7 @@ from litestar.params import QueryParameter
 from application.caching import GetCacheStats
 from domain.caching import CacheStats, StatsScope
 from domain.ports import CachePort, Clock
-from infrastructure.clock import REAL_CLOCK
+from infrastructure.clock import REAL_CLOCK, SystemWallClock
 from infrastructure.memory.cache import CacheManager
 from infrastructure.memory.metrics import InMemoryMetrics
 from presentation.app import EVERY_RESPONSE_HEADERS, create_app, with_app_container, with_headers
@@ -133,7 +133,7 @@ async def layers(folder: Path) -> tuple[list[tuple[str, str, ASGI]], Callable[[]
     profiler = ProfilingMiddleware(
         with_app_container(profiled.asgi_handler, container), slow_request_ms=300, headers=EVERY_RESPONSE_HEADERS
     )
-    profiler.start(InMemoryMetrics(REAL_CLOCK), REAL_CLOCK)
+    profiler.start(InMemoryMetrics(REAL_CLOCK), REAL_CLOCK, SystemWallClock())
     profiled.asgi_handler = profiler
     settings = {
         "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'perfshop.db'}",
