@@ -19,6 +19,8 @@ _REQUESTS = "perfshop_http_requests_total"
 _DURATION = "perfshop_http_request_duration_seconds"
 _LAG = "perfshop_event_loop_lag_seconds"
 _IN_FLIGHT = "perfshop_http_requests_in_flight"
+_SLO_GOOD = "perfshop_slo_good_requests_total"
+_SLO_BAD = "perfshop_slo_bad_requests_total"
 _WARN_EVERY_S = 60.0
 # About a millisecond of merging and percentiles between two returns to the event loop.
 SLICE_ENTRIES = 10_000
@@ -151,7 +153,7 @@ class SampleLoopLag:
 
 def prometheus_text(states: list[ProcessMetrics]) -> str:
     """A request counter and a duration histogram by process, method, route template and status class; the loop
-    lag histogram and the requests in the app by process."""
+    lag histogram and the requests in the app by process; good and bad requests of each objective by process."""
     counter = [
         f"# HELP {_REQUESTS} Requests answered, by process, method, route template and status class.",
         f"# TYPE {_REQUESTS} counter",
@@ -173,6 +175,14 @@ def prometheus_text(states: list[ProcessMetrics]) -> str:
         f"# HELP {_IN_FLIGHT} Requests inside the app now, by process.",
         f"# TYPE {_IN_FLIGHT} gauge",
     ]
+    good = [
+        f"# HELP {_SLO_GOOD} Requests that met a service level objective, by process and objective.",
+        f"# TYPE {_SLO_GOOD} counter",
+    ]
+    bad = [
+        f"# HELP {_SLO_BAD} Requests that spent a service level objective's error budget, by process and objective.",
+        f"# TYPE {_SLO_BAD} counter",
+    ]
     for state in sorted(states, key=lambda one: one.process):
         process = f'process="{_escape(state.process)}"'
         for endpoint, data in sorted(state.endpoints.items()):
@@ -187,8 +197,12 @@ def prometheus_text(states: list[ProcessMetrics]) -> str:
         if loop is not None:
             lag += _histogram_lines(_LAG, process, LAG_BOUNDS, loop.exposed, loop.lag_micros / 1_000_000)
             in_flight.append(f"{_IN_FLIGHT}{{{process}}} {loop.in_flight}")
+        for objective in state.slo:
+            good.append(f'{_SLO_GOOD}{{{process},objective="{objective.name}"}} {objective.good}')
+            bad.append(f'{_SLO_BAD}{{{process},objective="{objective.name}"}} {objective.bad}')
     loops = [*lag, *in_flight] if any(state.event_loop for state in states) else []
-    return "\n".join([*counter, *histogram, *uptime, *loops]) + "\n"
+    objectives = [*good, *bad] if any(state.slo for state in states) else []
+    return "\n".join([*counter, *histogram, *uptime, *loops, *objectives]) + "\n"
 
 
 def _histogram_lines(

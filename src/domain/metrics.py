@@ -8,6 +8,7 @@ from msgspec import Struct
 from domain.event_loop import EventLoopState, EventLoopSummary
 from domain.histogram import Histogram, SlidingWindow, Span, bucket_of
 from domain.queueing import CountsWindow, Timings, TimingState, apdex_zone
+from domain.slo import SloState, SloSummary
 
 UNMATCHED = "<unmatched>"
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
@@ -25,6 +26,11 @@ class RequestSample(Struct, frozen=True, gc=False):
     seconds: float  # until the last byte of the response was handed to the server
     ttfb: float | None = None  # until the first body byte, for streamed responses only
     queue: float | None = None  # from the proxy's receipt to the app, when the proxy said when (X-Request-Start)
+
+    def felt(self) -> float:
+        """What the user waited for: a stream's first byte or the whole response, plus the queue when known."""
+        answered = self.seconds if self.ttfb is None else self.ttfb
+        return answered if self.queue is None else answered + self.queue
 
 
 class WindowSummary(Struct, frozen=True, omit_defaults=True):
@@ -122,6 +128,7 @@ class ProcessMetrics(Struct, frozen=True, array_like=True):
     endpoints: dict[str, EndpointState]
     event_loop: EventLoopState | None = None  # None while profiling is off, and from a process that predates it
     request_starts_rejected: dict[str, int] = {}  # X-Request-Start values not recorded, by reason
+    slo: tuple[SloState, ...] = ()  # one per objective set
 
 
 class MetricsReport(Struct, frozen=True):
@@ -130,7 +137,8 @@ class MetricsReport(Struct, frozen=True):
     Over several processes `rps` and `rps_window` are the sums of each process's own rates, `uptime_s` is the
     oldest live process's uptime, and `processes` counts the live processes merged. `cluster_error` says why a
     cluster read fell back to this process alone. `event_loop` is the loops' lag and the requests inside the apps
-    (summed over processes); `request_starts_rejected` counts the `X-Request-Start` values not recorded, by reason.
+    (summed over processes); `request_starts_rejected` counts the `X-Request-Start` values not recorded, by reason;
+    `slo` is each objective set with its burn rates (None while none is).
     """
 
     endpoints: dict[str, EndpointSummary]
@@ -144,6 +152,7 @@ class MetricsReport(Struct, frozen=True):
     cluster_error: str | None = None
     event_loop: EventLoopSummary | None = None
     request_starts_rejected: dict[str, int] = {}
+    slo: dict[str, SloSummary] | None = None
 
 
 def split_endpoint(endpoint: str) -> tuple[str, str]:
@@ -205,12 +214,9 @@ class EndpointStats:
             ttfb = self.ttfb or Histogram()
             ttfb.add(bucket_of(round(sample.ttfb * 1_000_000)))
             self.ttfb = ttfb
-        # What the user felt: a stream from its first byte, plus the wait in front of the app when known.
-        felt = seconds if sample.ttfb is None else sample.ttfb
         if sample.queue is not None:
             self._waited(sample.queue, seconds, second)
-            felt += sample.queue
-        zone = apdex_zone(felt, sample.status, self.apdex_t)
+        zone = apdex_zone(sample.felt(), sample.status, self.apdex_t)
         self.apdex[zone] += 1
         self.window_apdex.add(second, zone)
 

@@ -15,6 +15,7 @@ from domain.metrics import (
     WindowSummary,
 )
 from domain.queueing import REJECTIONS, apdex, merge_timings, timing_figures
+from domain.slo import SloState, merge_slo, summarize_slo
 
 
 def slowest(endpoints: dict[str, EndpointSummary], n: int) -> list[SlowEndpoint]:
@@ -62,6 +63,10 @@ def document(
     """
     rps = sum(_rate(sum(e.count for e in state.endpoints.values()), state.uptime_s) for state in states)
     loops = [state.event_loop for state in states if state.event_loop is not None]
+    objectives: dict[str, list[SloState]] = {}
+    for state in states:
+        for objective in state.slo:
+            objectives.setdefault(objective.name, []).append(objective)
     return MetricsReport(
         endpoints=endpoints,
         top_5_slowest=slowest(endpoints, top),
@@ -76,6 +81,7 @@ def document(
         request_starts_rejected={
             reason: sum(state.request_starts_rejected.get(reason, 0) for state in states) for reason in REJECTIONS
         },
+        slo={name: summarize_slo(merge_slo(group)) for name, group in objectives.items()} or None,
     )
 
 

@@ -204,6 +204,7 @@ class ProfilingProvider(Provider):
             process=f"{socket.gethostname()}:{os.getpid()}",
             loop_interval_s=settings.loop_lag_interval_ms / 1000 if settings.profiling else None,
             apdex_t_s=settings.apdex_t_ms / 1000,
+            objectives=settings.objectives(),
         )
 
     @provide

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from domain.slo import Objective, latency_objective
+
 PREFIX = "PERFSHOP_"
 
 SUPPORTED_DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
@@ -51,6 +53,8 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     trust_request_start: bool = False
     request_start_max_age_s: Annotated[float, Meta(gt=0, le=86_400)] = 60
     apdex_t_ms: Annotated[float, Meta(gt=0, le=600_000)] = 100
+    slo_availability: Annotated[float, Meta(gt=0, lt=100, description="a percentage below 100")] | None = None
+    slo_latency: str | None = None  # <percent>:<ms>, checked below
     slow_payload_rows: Annotated[int, Meta(ge=1, le=10_000_000)] = 300_000
 
     redis_url: Annotated[str, Meta(pattern="^rediss?://", description="a redis:// or rediss:// URL")] | None = None
@@ -66,6 +70,16 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
         # msgspec reports a ValueError raised here with the path after " - at ", like its own errors.
         if not self.database_url.startswith(SUPPORTED_DATABASES):
             raise ValueError(f"must start with one of {', '.join(SUPPORTED_DATABASES)} - at `$.database_url`")
+        if self.slo_latency is not None:
+            try:
+                latency_objective(self.slo_latency)
+            except ValueError as error:
+                raise ValueError(f"{error} - at `$.slo_latency`") from None
+
+    def objectives(self) -> list[Objective]:
+        """The service level objectives set, none by default."""
+        found = [] if self.slo_availability is None else [Objective("availability", self.slo_availability)]
+        return found if self.slo_latency is None else [*found, latency_objective(self.slo_latency)]
 
 
 _FIELDS = Settings.__struct_fields__

@@ -211,3 +211,18 @@ async def test_a_proxys_request_start_gives_queue_and_end_to_end_times_only_when
     assert health["window"]["queue_p99_ms"] == pytest.approx(50, rel=1 / 32)
     assert report["request_starts_rejected"] == {"unparseable": 1, "too_old": 1, "in_future": 1}
     assert 0 <= health["apdex"] <= 1
+
+
+async def test_metrics_report_the_objectives_set(settings: Settings) -> None:
+    with_objectives = msgspec.structs.replace(settings, slo_availability=99.0, slo_latency="99:300")
+    async with AsyncTestClient(app=create_app(settings=with_objectives)) as client:
+        await client.get("/health")
+        await client.get("/nowhere")  # a 404: good for availability
+        slo = (await client.get("/metrics")).json()["slo"]
+
+    assert set(slo) == {"availability", "latency"}
+    assert (slo["availability"]["good"], slo["availability"]["bad"], slo["availability"]["status"]) == (2, 0, "ok")
+    assert slo["latency"]["threshold_ms"] == 300
+    assert set(slo["availability"]["windows"]) == {"5m", "30m", "1h", "6h"}
+    assert slo["availability"]["windows"]["6h"]["partial"] is True
+    assert slo["availability"]["fast_burn"] == {"windows": ["5m", "1h"], "threshold": 14.4, "firing": False}

@@ -1,9 +1,12 @@
 """Request metrics kept in this process."""
 
+from collections.abc import Sequence
+
 from domain.event_loop import EventLoopStats
 from domain.metrics import EndpointStats, ProcessMetrics, RequestSample
 from domain.ports import Clock, MetricsPort
 from domain.queueing import REJECTIONS, Rejection
+from domain.slo import Objective, SloCounter
 
 
 class InMemoryMetrics(MetricsPort):
@@ -16,6 +19,7 @@ class InMemoryMetrics(MetricsPort):
         process: str = "local",
         loop_interval_s: float | None = None,
         apdex_t_s: float = 0.1,
+        objectives: Sequence[Objective] = (),
     ) -> None:
         self._clock = clock
         self._now = clock.__call__  # the bound call itself: for the real clock, the C function (read per request)
@@ -25,6 +29,7 @@ class InMemoryMetrics(MetricsPort):
         self._endpoints: dict[str, EndpointStats] = {}
         self._apdex_t_s = apdex_t_s
         self._rejected: dict[str, int] = dict.fromkeys(REJECTIONS, 0)
+        self._objectives = [SloCounter(objective) for objective in objectives]
         # None where nothing samples the loop (profiling off): /metrics then has no `event_loop`.
         self._loop = None if loop_interval_s is None else EventLoopStats(window_s, loop_interval_s)
 
@@ -33,7 +38,12 @@ class InMemoryMetrics(MetricsPort):
         stats = self._endpoints.get(sample.endpoint)
         if stats is None:
             stats = self._endpoints[sample.endpoint] = EndpointStats(self._window_s, self._apdex_t_s)
-        stats.record(sample, int(self._now()))
+        now = self._now()
+        stats.record(sample, int(now))
+        if self._objectives:
+            minute = int(now // 60)
+            for objective in self._objectives:
+                objective.record(sample.status, sample.felt(), minute)
 
     def enter(self) -> None:
         """Count a request entering the app."""
@@ -68,4 +78,5 @@ class InMemoryMetrics(MetricsPort):
             endpoints=endpoints,
             event_loop=loop,
             request_starts_rejected=dict(self._rejected),
+            slo=tuple(objective.state(int(now // 60), uptime) for objective in self._objectives),
         )
