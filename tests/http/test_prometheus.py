@@ -1,5 +1,11 @@
 """GET /metrics/prometheus parses back as text format 0.0.4 and agrees with the recorded requests."""
 
+import asyncio
+import shutil
+from asyncio.subprocess import PIPE, STDOUT
+
+import msgspec
+import pytest
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -7,6 +13,8 @@ from prometheus_client.samples import Sample
 from application.metrics import prometheus_text
 from domain.metrics import RequestSample
 from infrastructure.memory.metrics import InMemoryMetrics
+from presentation.app import create_app
+from presentation.settings import Settings
 from tests.fakes import FakeClock
 
 Client = AsyncTestClient  # type: ignore[type-arg]
@@ -68,3 +76,21 @@ def test_endpoints_of_100_200_and_500_ms_land_in_different_buckets() -> None:
 
     assert full_at("/a") <= empty_below("/b")
     assert full_at("/b") <= empty_below("/c")
+
+
+async def test_promtool_accepts_the_exposition(settings: Settings) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian: apt-get install --no-install-recommends prometheus)")
+    with_everything = msgspec.structs.replace(settings, slo_availability=99.9, slo_latency="99:300")
+    async with AsyncTestClient(app=create_app(settings=with_everything)) as client:
+        await client.get("/health")
+        await client.get("/items/1")
+        await client.get("/nowhere")
+        text = (await client.get("/metrics/prometheus")).text
+
+    checker = await asyncio.create_subprocess_exec(promtool, "check", "metrics", stdin=PIPE, stdout=PIPE, stderr=STDOUT)
+    output, _ = await asyncio.wait_for(checker.communicate(text.encode()), timeout=60)
+    assert checker.returncode == 0, output.decode()
+    assert "perfshop_event_loop_lag_seconds_bucket" in text
+    assert "perfshop_slo_bad_requests_total" in text
