@@ -330,6 +330,7 @@ class Wrk:
     non_2xx: int
     socket_errors: str
     p99_ms: float
+    p50_ms: float
     not_304: int | None  # counted by lua_not_modified's script; None for the other loads
 
 
@@ -349,13 +350,15 @@ def wrk(port: int, load: Load, seconds: int, folder: Path) -> Wrk:
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$", out, re.MULTILINE)  # "1.02s " ends in a space
+    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s|m|h)\s*$", out, re.MULTILINE)
     not_304 = re.search(r"^Not 304: (\d+)$", out, re.MULTILINE)
-    if done.returncode != 0 or not rps or not total or not p99 or (load.revalidate and not not_304):
+    if done.returncode != 0 or not rps or not total or not p99 or not p50 or (load.revalidate and not not_304):
         raise RuntimeError(f"wrk failed on {load.path}:\n{out}{done.stderr}")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     return Wrk(float(rps.group(1)), int(total.group(1)), int(non_2xx.group(1)) if non_2xx else 0,
                errors.group(1) if errors else "", float(p99.group(1)) * LATENCY_UNITS_MS[p99.group(2)],
+               float(p50.group(1)) * LATENCY_UNITS_MS[p50.group(2)],
                int(not_304.group(1)) if not_304 else None)  # fmt: skip
 
 
