@@ -235,7 +235,7 @@ def main() -> None:
     """Run every row and print the Markdown tables."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=5, help="wrk duration of one round")
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration of one round")
     parser.add_argument("--requests", type=int, default=20_000, help="in-process requests per round")
     parser.add_argument("--recorded", type=int, default=1_000_000, help="requests recorded for the /metrics row")
     parser.add_argument("--smoke", action="store_true", help="seconds, not minutes: tiny counts, one round")
