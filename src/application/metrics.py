@@ -195,7 +195,7 @@ def prometheus_text(states: list[ProcessMetrics]) -> str:
         uptime.append(f"perfshop_uptime_seconds{{{process}}} {state.uptime_s!r}")
         loop = state.event_loop
         if loop is not None:
-            lag += _histogram_lines(_LAG, process, LAG_BOUNDS, loop.exposed, loop.lag_micros / 1_000_000)
+            lag += _histogram_lines(_LAG, process, LAG_BOUNDS, loop.exposed, loop.lag.micros / 1_000_000)
             in_flight.append(f"{_IN_FLIGHT}{{{process}}} {loop.in_flight}")
         for objective in state.slo:
             good.append(f'{_SLO_GOOD}{{{process},objective="{objective.name}"}} {objective.good}')

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from msgspec import Struct
 
-from domain.histogram import PERCENTS, Histogram, SlidingWindow, Span, add_spans, bucket_of, percentiles_of
+from domain.histogram import PERCENTS, Span, percentiles_of
+from domain.queueing import Timings, TimingState, merge_timings
 
 # Upper bounds (seconds) of the exposed lag buckets: a healthy loop wakes within a millisecond or two; 50 ms and
 # more is what clients feel as queueing.
@@ -17,12 +18,7 @@ class EventLoopState(Struct, frozen=True, array_like=True):
     """One process's loop lag (lifetime and window buckets, extremes, exposed buckets) and requests in the app."""
 
     interval_s: float
-    samples: int
-    lag_micros: int
-    max_us: int
-    buckets: Span
-    window_samples: int
-    window_buckets: Span
+    lag: TimingState
     window_max_us: int
     exposed: tuple[int, ...]  # one per LAG_BOUNDS bound, then the overflow bucket; not cumulative
     in_flight: int
@@ -90,25 +86,12 @@ class WindowMaximum:
 class EventLoopStats:
     """Loop lag samples and requests in the app, kept by one process in constant memory."""
 
-    __slots__ = (
-        "exposed",
-        "histogram",
-        "in_flight",
-        "interval_s",
-        "lag_micros",
-        "max_us",
-        "most_in_flight",
-        "window",
-        "window_max",
-    )
+    __slots__ = ("exposed", "in_flight", "interval_s", "lag_times", "most_in_flight", "window_max")
 
     def __init__(self, window_s: int, interval_s: float) -> None:
         self.interval_s = interval_s
-        self.histogram = Histogram()
-        self.window = SlidingWindow(window_s)
+        self.lag_times = Timings(window_s)
         self.window_max = WindowMaximum(window_s)
-        self.max_us = 0
-        self.lag_micros = 0
         self.exposed = [0] * (len(LAG_BOUNDS) + 1)
         self.in_flight = 0
         self.most_in_flight = WindowMaximum(window_s)
@@ -116,13 +99,8 @@ class EventLoopStats:
     def lag(self, seconds: float, second: int) -> None:
         """Record that the loop woke a sleeping task `seconds` late during `second` (negative counts as 0)."""
         seconds = max(0.0, seconds)
-        micros = round(seconds * 1_000_000)
-        index = bucket_of(micros)
-        self.histogram.add(index)
-        self.window.add(second, index, micros)
-        self.window_max.add(second, micros)
-        self.max_us = max(self.max_us, micros)
-        self.lag_micros += micros
+        self.lag_times.add(seconds, second)
+        self.window_max.add(second, round(seconds * 1_000_000))
         self.exposed[bisect_left(LAG_BOUNDS, seconds)] += 1
 
     def enter(self, second: int) -> None:
@@ -136,15 +114,9 @@ class EventLoopStats:
 
     def state(self, second: int) -> EventLoopState:
         """The mergeable figures as of `second`."""
-        self.window.advance(second)
         return EventLoopState(
             interval_s=self.interval_s,
-            samples=self.histogram.total,
-            lag_micros=self.lag_micros,
-            max_us=self.max_us,
-            buckets=self.histogram.span(),
-            window_samples=self.window.count,
-            window_buckets=self.window.histogram.span(),
+            lag=self.lag_times.state(second),
             window_max_us=self.window_max.maximum(second),
             exposed=tuple(self.exposed),
             in_flight=self.in_flight,
@@ -158,12 +130,7 @@ def merge_event_loops(states: Sequence[EventLoopState]) -> EventLoopState:
         return states[0]
     return EventLoopState(
         interval_s=min(state.interval_s for state in states),
-        samples=sum(state.samples for state in states),
-        lag_micros=sum(state.lag_micros for state in states),
-        max_us=max(state.max_us for state in states),
-        buckets=add_spans(state.buckets for state in states),
-        window_samples=sum(state.window_samples for state in states),
-        window_buckets=add_spans(state.window_buckets for state in states),
+        lag=merge_timings([state.lag for state in states]),  # type: ignore[arg-type] # never None for 2+ states
         window_max_us=max(state.window_max_us for state in states),
         exposed=tuple(sum(counts) for counts in zip(*(state.exposed for state in states), strict=True)),
         in_flight=sum(state.in_flight for state in states),
@@ -173,11 +140,12 @@ def merge_event_loops(states: Sequence[EventLoopState]) -> EventLoopState:
 
 def summarize_event_loop(state: EventLoopState) -> EventLoopSummary:
     """The /metrics block of a loop's (or several merged loops') state."""
+    lag = state.lag
     return EventLoopSummary(
         interval_ms=round(state.interval_s * 1000, 3),
         lag_ms=LagSummary(
-            *_figures(state.samples, state.buckets, state.max_us),
-            window=LagFigures(*_figures(state.window_samples, state.window_buckets, state.window_max_us)),
+            *_figures(lag.count, lag.buckets, lag.max_us),
+            window=LagFigures(*_figures(lag.window_count, lag.window_buckets, state.window_max_us)),
         ),
         in_flight=InFlight(now=state.in_flight, window_max=state.window_max_in_flight),
     )

@@ -52,7 +52,7 @@ async def test_a_loop_blocked_for_a_known_time_shows_that_lag() -> None:
     sampler = asyncio.create_task(SampleLoopLag(metrics, REAL_CLOCK, 0.01)())
     await asyncio.sleep(0)  # the sampler is asleep now
     time.sleep(0.2)  # noqa: ASYNC251 - blocking the loop is the point
-    await until(lambda: metrics.state().event_loop.samples > 0)  # type: ignore[union-attr]
+    await until(lambda: metrics.state().event_loop.lag.count > 0)  # type: ignore[union-attr]
     sampler.cancel()
     lag = report([metrics.state()]).event_loop
     assert lag is not None
