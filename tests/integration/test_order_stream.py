@@ -1,21 +1,25 @@
 """The order streams of SQLite and PostgreSQL: bytes equal to the reference encoder's, SQLite's plan, the snapshot."""
 
+import asyncio
 import csv
 import io
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.orders import Dialect, OrderRow, Period, encode_rows
 from domain.ports import OrderStreamPort
 from infrastructure.sqla.engine import is_sqlite, make_engine, prepare_database
-from infrastructure.sqla.orders import SqliteOrderStream, batch_sql
+from infrastructure.sqla.orders import SqliteOrderStream, batch_sql, starts_sql
 from infrastructure.sqla.pg_orders import PostgresOrderStream
 from tests.awkward import awkward_rows, insert_rows
+from tests.services import until
 
 DIALECTS = [
     Dialect(),
@@ -116,14 +120,19 @@ async def test_the_sample_is_rows_from_both_ends(engine: AsyncEngine) -> None:
 
 @pytest.mark.parametrize("period", [Period(), Period.parse(None, None, "2024"), Period.parse("2024-01-01", None, None)])
 @pytest.mark.parametrize("after_key", [False, True])
-async def test_the_batch_query_seeks_the_index_without_a_temporary_b_tree(
-    sqlite_engine: AsyncEngine, period: Period, after_key: bool
+@pytest.mark.parametrize("query", ["batch", "starts"])
+async def test_the_batch_queries_seek_the_index_without_a_temporary_b_tree(
+    sqlite_engine: AsyncEngine, period: Period, after_key: bool, query: str
 ) -> None:
     await insert_rows(sqlite_engine, awkward_rows(2000))
     async with sqlite_engine.connect() as conn:
         await conn.exec_driver_sql("ANALYZE")
-        params = {"start": "", "end": "", "last_created_at": "", "last_id": 0, "size": 1000}
-        sql = batch_sql(period, Dialect(), after_key=after_key)
+        params = {"start": "", "end": "", "last_created_at": "", "last_id": 0, "size": 1000, "span": 32_000}
+        sql = (
+            batch_sql(period, Dialect(), after_key=after_key)
+            if query == "batch"
+            else starts_sql(period, after_key=after_key)
+        )
         plan = " | ".join(row[3] for row in (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)).all())
     assert "TEMP B-TREE" not in plan
     assert "USING INDEX ix_orders_created_at_id" in plan or "USING COVERING INDEX ix_orders_created_at_id" in plan
@@ -171,3 +180,97 @@ async def test_a_late_batch_costs_what_an_early_one_does(sqlite_engine: AsyncEng
     )
 
     assert vm_steps(tmp_path / "orders.db", sql, late) <= 2 * vm_steps(tmp_path / "orders.db", sql, early)
+
+
+def traced_batches(engine: AsyncEngine) -> list[int]:
+    """The ids of the connections that run each batch statement from now on, in the order SQLite starts them."""
+    runs: list[int] = []
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _trace(dbapi_connection: Any, _record: Any) -> None:
+        sqlite_connection = dbapi_connection.driver_connection._conn
+        sqlite_connection.set_trace_callback(
+            lambda sql: runs.append(id(sqlite_connection)) if "group_concat" in sql else None
+        )
+
+    return runs
+
+
+@pytest.fixture
+async def traced_engine(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, list[int]]]:
+    """A SQLite engine whose batch statements are recorded per connection (a fresh file, so fresh connections)."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'traced.db'}")
+    runs = traced_batches(engine)
+    await prepare_database(engine, demo_items=0, demo_orders=0)
+    yield engine, runs
+    await engine.dispose()
+
+
+async def test_a_large_export_is_encoded_on_two_connections_in_order(
+    traced_engine: tuple[AsyncEngine, list[int]],
+) -> None:
+    engine, runs = traced_engine
+    rows = awkward_rows(3000)
+    await insert_rows(engine, rows)
+
+    data = await exported(SqliteOrderStream(engine), Period(), Dialect(), size=100)
+
+    assert data == encode_rows(in_export_order(rows), Dialect())
+    assert len(runs) == 31  # 30 batches and the empty one after the last full batch
+    assert len(set(runs)) == 2
+
+
+async def test_a_small_export_or_a_busy_pool_keeps_to_one_connection(tmp_path: Path) -> None:
+    for rows, pool_size in ((300, 10), (3000, 3)):
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / f'{rows}-{pool_size}.db'}", pool_size=pool_size)
+        runs = traced_batches(engine)
+        await prepare_database(engine, demo_items=0, demo_orders=0)
+        await insert_rows(engine, awkward_rows(rows))
+        await exported(SqliteOrderStream(engine), Period(), Dialect(), size=100)
+        await engine.dispose()
+        assert len(set(runs)) == 1, (rows, pool_size)
+
+
+async def test_two_readers_encode_a_bounded_number_of_batches_ahead(
+    traced_engine: tuple[AsyncEngine, list[int]],
+) -> None:
+    engine, runs = traced_engine
+    await insert_rows(engine, awkward_rows(3000))
+    batches = SqliteOrderStream(engine).batches(Period(), Dialect(), 100)
+
+    await anext(batches)
+    # The readers run ahead until the bound: the batch sent, and two more per reader encoded or queued.
+    await until(lambda: len(runs) >= 5)
+    for _ in range(100):
+        await asyncio.sleep(0)
+    assert len(runs) == 5
+    await batches.aclose()
+
+
+async def test_the_readers_share_one_snapshot_while_writes_commit(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'orders.db'}")
+    await prepare_database(engine, demo_items=0, demo_orders=0)
+    await insert_rows(engine, awkward_rows(3000))
+    early, late = datetime(2000, 1, 1), datetime(2099, 1, 1)
+    writing = True
+
+    async def write_pairs() -> None:
+        # Each commit adds an order before every batch and one after every batch: an export holds both or neither.
+        next_id = 100_000
+        while writing:
+            pair = [OrderRow(next_id + i, "pair", "pair", 1, 1.0, "paid", day) for i, day in enumerate((early, late))]
+            await insert_rows(engine, pair)
+            next_id += 2
+
+    writer = asyncio.create_task(write_pairs())
+    try:
+        for _ in range(10):
+            lines = (await exported(SqliteOrderStream(engine), Period(), Dialect(), size=100)).splitlines()
+            firsts = [line for line in lines if b",pair,pair," in line and line.endswith(b"2000-01-01 00:00:00")]
+            lasts = [line for line in lines if b",pair,pair," in line and line.endswith(b"2099-01-01 00:00:00")]
+            assert len(firsts) == len(lasts)
+        assert not writer.done()  # it wrote all along
+    finally:
+        writing = False
+        await writer
+        await engine.dispose()

@@ -132,6 +132,8 @@ class _Checkouts:
 
     def __init__(self, pool: Pool) -> None:
         self._free = asyncio.Semaphore(pool.size()) if isinstance(pool, QueuePool) else None
+        self.size = pool.size() if isinstance(pool, QueuePool) else 1
+        self.taken = 0
         self._timeout_s = pool.timeout() if isinstance(pool, QueuePool) else 0.0
         self._shared: PoolProxiedConnection | None = None
         self._sharers = 0
@@ -148,6 +150,7 @@ class _Checkouts:
                     raise PoolTimeout(f"no database connection free within {self._timeout_s:g} s") from None
             else:
                 await self._free.acquire()
+        self.taken += 1
         try:
             return await engine.raw_connection()
         except BaseException:
@@ -185,6 +188,7 @@ class _Checkouts:
                 await self.checkin(pooled)
 
     def _leave(self) -> None:
+        self.taken -= 1
         if self._free is not None:
             self._free.release()
 
@@ -198,6 +202,12 @@ def _checkouts(engine: AsyncEngine) -> _Checkouts:
     if checkouts is None:
         checkouts = _checkouts_by_pool[pool] = _Checkouts(pool)
     return checkouts
+
+
+def free_connections(engine: AsyncEngine) -> int:
+    """How many of the pool's connections no statement holds now."""
+    checkouts = _checkouts(engine)
+    return checkouts.size - checkouts.taken
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
