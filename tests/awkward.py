@@ -1,4 +1,4 @@
-"""Orders full of awkward values (quotes, delimiters, line breaks, formula starts) for the export's tests."""
+"""Orders full of awkward values (quotes, delimiters, line breaks, formula starts, escapes) for the export's tests."""
 
 import random
 from datetime import datetime, timedelta
@@ -31,6 +31,14 @@ AWKWARD = [
     "100% %d %s",
     "",
     " spaced ",
+    # JSON's own: quotes, backslashes, every control character (but NUL, which PostgreSQL text cannot hold).
+    'say \\"hi\\" \\n',
+    "ends in a backslash\\",
+    "".join(map(chr, range(1, 0x20))),
+    "\x01starts with SOH",
+    '={"json": true}',
+    "emoji 🎉👍🏽👩\u200d💻",
+    "del\x7f line\u2028separator",
 ]
 
 
@@ -45,7 +53,7 @@ def awkward_rows(count: int, seed: int = 7, first_id: int = 1) -> list[OrderRow]
             product=rng.choice(AWKWARD),
             quantity=rng.randint(1, 10),
             unit_price=rng.choice([0, 0.5, 1.05, 19.99, 329, 1234567.89]),
-            status=rng.choice(["paid", "-refunded", "=x", "a,b"]),
+            status=rng.choice(["paid", "-refunded", "=x", "a,b", 'on "hold"\\']),
             created_at=start + timedelta(seconds=rng.randrange(0, 240)),
         )
         for i in rng.sample(range(first_id, first_id + count * 3), count)

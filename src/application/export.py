@@ -1,4 +1,4 @@
-"""Use cases of the order export: stream a period's orders as CSV/TSV, and count them beforehand."""
+"""Use cases of the order export: stream a period's orders as CSV/TSV/JSON Lines, and count them beforehand."""
 
 import asyncio
 import logging
@@ -40,6 +40,11 @@ class ExportEstimate(Struct, frozen=True):
 
     count: int
     estimated_size_mb: float
+
+
+def _head(dialect: Dialect) -> bytes:
+    """What the body starts with: the BOM and the header for CSV/TSV, nothing for JSON Lines."""
+    return BOM + encode_header(dialect) if dialect.has_header else b""
 
 
 class _Slots:
@@ -97,7 +102,8 @@ class StreamingCSVExporter:
         self, period: Period, dialect: Dialect, total: int, started: float, give_back: Callable[[], None]
     ) -> AsyncIterator[bytes]:
         try:
-            yield BOM + encode_header(dialect)
+            if dialect.has_header:
+                yield _head(dialect)
             done, logged_tenths = 0, 0
             # Closed as soon as the client leaves, not when the garbage collector gets to it: the adapter then
             # stops its query and gives its connection back at once.
@@ -135,5 +141,5 @@ class CountExport:
         count = await self._orders.count(period)
         sample = await self._orders.sample(period, dialect, SAMPLE_ROWS) if count else None
         rows = count * len(sample.data) / sample.rows if sample and sample.rows else 0
-        size = len(BOM + encode_header(dialect)) + rows
+        size = len(_head(dialect)) + rows
         return ExportEstimate(count=count, estimated_size_mb=round(size / 1_000_000, 3))

@@ -1,4 +1,4 @@
-"""Orders as exported: the period, the text dialect, and the reference encoder that defines the bytes."""
+"""Orders as exported: the period, the text dialect, and the reference encoders that define the bytes."""
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -15,8 +15,18 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Characters that force a field into quotes besides the delimiter itself (RFC 4180).
 QUOTE_TRIGGERS = ('"', "\r", "\n")
 _REJECTED_DELIMITERS = {'"': "a double quote", "\r": "CR", "\n": "LF", "\0": "NUL"}
+# JSON Lines escapes exactly what JSON requires: the quote, the backslash and every control character below
+# U+0020, the five that have one as \b \t \n \f \r and the others as \u00xx in lowercase hex. Everything else,
+# DEL, U+2028 and emoji included, is raw UTF-8.
+JSON_ESCAPES = {
+    **{code: f"\\u{code:04x}" for code in range(0x20)},
+    **{ord(char): "\\" + mark for char, mark in zip("\b\t\n\f\r", "btnfr", strict=True)},
+    ord('"'): '\\"',
+    ord("\\"): "\\\\",
+}
 
-ExportFormat = Literal["csv", "tsv"]
+ExportFormat = Literal["csv", "tsv", "jsonl"]
+_MEDIA_TYPES = {"csv": "text/csv", "tsv": "text/tab-separated-values", "jsonl": "application/x-ndjson"}
 
 
 class Period(Struct, frozen=True):
@@ -72,7 +82,7 @@ def _date(field: str, text: str | None) -> date | None:
 
 
 class Dialect(Struct, frozen=True):
-    """How rows become text: the format, its one-character delimiter, and the formula guard."""
+    """How rows become text: the format, and for CSV/TSV its one-character delimiter and the formula guard."""
 
     format: ExportFormat = "csv"
     delimiter: str = ","
@@ -81,8 +91,13 @@ class Dialect(Struct, frozen=True):
     @classmethod
     def parse(cls, format: str, delimiter: str | None, formula_guard: bool) -> "Dialect":
         """The dialect a client asked for, or InvalidInput naming the offending parameter."""
-        if format not in ("csv", "tsv"):
-            raise InvalidInput("format", f"format must be csv or tsv, got {format!r}")
+        if format not in _MEDIA_TYPES:
+            raise InvalidInput("format", f"format must be csv, tsv or jsonl, got {format!r}")
+        if format == "jsonl":
+            if delimiter is not None:
+                raise InvalidInput("delimiter", "delimiter applies only to format=csv; jsonl has no delimiter")
+            # JSON strings hold any text safely: a spreadsheet never evaluates them, so there is nothing to guard.
+            return cls("jsonl", formula_guard=False)
         if format == "tsv":
             if delimiter is not None:
                 raise InvalidInput("delimiter", "delimiter applies only to format=csv; tsv is always tab-separated")
@@ -98,7 +113,12 @@ class Dialect(Struct, frozen=True):
     @property
     def media_type(self) -> str:
         """The media type of this format (the text is always UTF-8)."""
-        return "text/csv" if self.format == "csv" else "text/tab-separated-values"
+        return _MEDIA_TYPES[self.format]
+
+    @property
+    def has_header(self) -> bool:
+        """Whether the body starts with a header line (CSV and TSV do; JSON Lines has none)."""
+        return self.format != "jsonl"
 
 
 class OrderRow(Struct, frozen=True):
@@ -136,7 +156,14 @@ def encode_header(dialect: Dialect) -> bytes:
 
 def encode_rows(rows: Iterable[OrderRow], dialect: Dialect) -> bytes:
     """The reference encoding of `rows`: the bytes every adapter must produce for them."""
+    if dialect.format == "jsonl":
+        return "".join(map(_encode_json_line, rows)).encode()
     return "".join(_encode_row(row, dialect) for row in rows).encode()
+
+
+def encode_json_string(text: str) -> str:
+    """`text` as a JSON string: quoted, escaped by JSON_ESCAPES and nothing else."""
+    return '"' + text.translate(JSON_ESCAPES) + '"'
 
 
 def _encode_row(row: OrderRow, dialect: Dialect) -> str:
@@ -150,3 +177,12 @@ def _encode_row(row: OrderRow, dialect: Dialect) -> str:
         encode_field(row.created_at.strftime("%Y-%m-%d %H:%M:%S"), dialect),
     )
     return dialect.delimiter.join(fields) + "\n"
+
+
+def _encode_json_line(row: OrderRow) -> str:
+    # Compact (no spaces), keys in COLUMNS order, the price with two decimals, the time in UTC with a Z.
+    return (
+        f'{{"id":{row.id},"customer_name":{encode_json_string(row.customer_name)},'
+        f'"product":{encode_json_string(row.product)},"quantity":{row.quantity},"unit_price":{row.unit_price:.2f},'
+        f'"status":{encode_json_string(row.status)},"created_at":"{row.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")}"}}\n'
+    )

@@ -4,6 +4,7 @@ import asyncio
 import csv
 import gc
 import io
+import json
 import logging
 import re
 import threading
@@ -125,6 +126,36 @@ async def test_the_count_and_a_size_estimate_within_5_percent(client: Client, pa
     assert abs(estimate["estimated_size_mb"] * 1_000_000 - len(body)) <= 0.05 * len(body) + 500
 
 
+def as_csv_fields(order: dict[str, Any]) -> list[str]:
+    """A parsed JSON line as the CSV download's fields (without the guard) would hold it."""
+    numbers = {"id": str(order["id"]), "quantity": str(order["quantity"]), "unit_price": f"{order['unit_price']:.2f}"}
+    fields = {**order, **numbers, "created_at": order["created_at"].removesuffix("Z").replace("T", " ")}
+    return [fields[name] for name in COLUMNS]
+
+
+async def test_jsonl_is_one_object_a_line_without_bom_or_header(client: Client) -> None:
+    response = await client.get("/export/orders", params={"format": "jsonl", "year": "2024"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-ndjson"
+    name = "orders_2024-01-01_2024-12-31.jsonl"
+    assert response.headers["content-disposition"] == f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
+    assert response.content.startswith(b'{"id":')  # no BOM, no header
+    assert response.content.endswith(b"}\n")
+    lines = response.content.split(b"\n")[:-1]
+    rows = [json.loads(line) for line in lines]
+    assert all(list(row) == list(COLUMNS) for row in rows)
+    assert all(re.search(rb',"unit_price":\d+\.\d\d,', line) for line in lines)
+    assert all(re.fullmatch(r"2024-\d\d-\d\dT\d\d:\d\d:\d\dZ", row["created_at"]) for row in rows)
+    assert any(row["customer_name"].startswith(("=", "+", "-", "@")) for row in rows)  # never guarded
+
+    unguarded = await client.get("/export/orders", params={"year": "2024", "formula_guard": "false"})
+    csv_rows = list(csv.reader(io.StringIO(unguarded.content[len(BOM) :].decode(), newline="")))[1:]
+    assert [as_csv_fields(row) for row in rows] == csv_rows  # the same orders, the same text
+    estimate = (await client.get("/export/orders/count", params={"format": "jsonl", "year": "2024"})).json()
+    assert estimate["count"] == len(rows)
+    assert abs(estimate["estimated_size_mb"] * 1_000_000 - len(response.content)) <= 0.05 * len(response.content)
+
+
 BAD = [
     ({"start_date": "2024-02-30"}, "start_date"),
     ({"start_date": "2024/01/01"}, "start_date"),
@@ -136,6 +167,7 @@ BAD = [
     ({"year": "twenty"}, "year"),
     ({"format": "xlsx"}, "format"),
     ({"format": "tsv", "delimiter": ";"}, "delimiter"),
+    ({"format": "jsonl", "delimiter": ","}, "delimiter"),
     ({"delimiter": ""}, "delimiter"),
     ({"delimiter": ";;"}, "delimiter"),
     ({"delimiter": '"'}, "delimiter"),

@@ -30,6 +30,9 @@ CASES = [
     {"start_date": "2025-06-01"},
     {"end_date": "2023-12-31", "delimiter": ";"},
     {"year": "1999"},
+    {"format": "jsonl"},
+    {"format": "jsonl", "year": "2024", "formula_guard": "false"},
+    {"format": "jsonl", "start_date": "2025-06-01"},
 ]
 
 

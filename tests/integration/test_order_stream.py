@@ -3,6 +3,7 @@
 import asyncio
 import csv
 import io
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -33,7 +34,10 @@ DIALECTS = [
     Dialect(delimiter="-"),
     Dialect(delimiter=":"),
     Dialect(delimiter="한"),
+    Dialect("jsonl"),
 ]
+# The two ways of cutting rows into batches: CSV records (quoted LFs inside) and JSON lines.
+CUTS = [Dialect(), Dialect("jsonl")]
 
 
 ALL = Period()
@@ -80,12 +84,17 @@ async def test_the_bytes_equal_the_reference_encoders(engine: AsyncEngine, diale
     assert await exported(stream, Period(), dialect, size=70) == encode_rows(in_export_order(rows), dialect)
 
 
-def records(data: bytes) -> int:
-    """How many CSV records `data` holds, read by the standard library's parser."""
+def records(data: bytes, dialect: Dialect) -> int:
+    """How many records `data` holds, read by the standard library's CSV or JSON parser."""
+    if dialect.format == "jsonl":
+        return len([json.loads(line) for line in data.decode().split("\n")[:-1]])
     return len(list(csv.reader(io.StringIO(data.decode(), newline=""))))
 
 
-async def test_periods_select_whole_days_and_batches_cover_every_row_once(engine: AsyncEngine) -> None:
+@pytest.mark.parametrize("dialect", CUTS, ids=repr)
+async def test_periods_select_whole_days_and_batches_cover_every_row_once(
+    engine: AsyncEngine, dialect: Dialect
+) -> None:
     rows = awkward_rows(500)
     await insert_rows(engine, rows)
     stream = stream_on(engine)
@@ -94,11 +103,11 @@ async def test_periods_select_whole_days_and_batches_cover_every_row_once(engine
         assert 0 < len(expected) <= 500
         assert await stream.count(period) == len(expected)
         for size in (1, 7, 1000):
-            batches = [batch async for batch in stream.batches(period, Dialect(), size)]
+            batches = [batch async for batch in stream.batches(period, dialect, size)]
             assert all(0 < b.rows <= size for b in batches)
-            assert all(records(b.data) == b.rows for b in batches)  # whole rows, counted exactly
+            assert all(records(b.data, dialect) == b.rows for b in batches)  # whole rows, counted exactly
             assert sum(b.rows for b in batches) == len(expected)
-            assert b"".join(b.data for b in batches) == encode_rows(expected, Dialect())
+            assert b"".join(b.data for b in batches) == encode_rows(expected, dialect)
 
 
 async def test_an_empty_period_has_no_batches(engine: AsyncEngine) -> None:
@@ -110,27 +119,28 @@ async def test_an_empty_period_has_no_batches(engine: AsyncEngine) -> None:
     assert (await stream.sample(period, Dialect(), 10)).rows == 0
 
 
-async def test_the_sample_is_rows_from_both_ends(engine: AsyncEngine) -> None:
+@pytest.mark.parametrize("dialect", CUTS, ids=repr)
+async def test_the_sample_is_rows_from_both_ends(engine: AsyncEngine, dialect: Dialect) -> None:
     rows = in_export_order(awkward_rows(300))
     await insert_rows(engine, rows)
-    sample = await stream_on(engine).sample(Period(), Dialect(), 20)
-    expected = encode_rows(rows[:10], Dialect()) + encode_rows(rows[-10:][::-1], Dialect())
+    sample = await stream_on(engine).sample(Period(), dialect, 20)
+    expected = encode_rows(rows[:10], dialect) + encode_rows(rows[-10:][::-1], dialect)
     assert (sample.data, sample.rows) == (expected, 20)
 
 
 @pytest.mark.parametrize("period", [Period(), Period.parse(None, None, "2024"), Period.parse("2024-01-01", None, None)])
 @pytest.mark.parametrize("after_key", [False, True])
-@pytest.mark.parametrize("query", ["batch", "starts"])
+@pytest.mark.parametrize("query", ["starts", *CUTS], ids=repr)
 async def test_the_batch_queries_seek_the_index_without_a_temporary_b_tree(
-    sqlite_engine: AsyncEngine, period: Period, after_key: bool, query: str
+    sqlite_engine: AsyncEngine, period: Period, after_key: bool, query: str | Dialect
 ) -> None:
     await insert_rows(sqlite_engine, awkward_rows(2000))
     async with sqlite_engine.connect() as conn:
         await conn.exec_driver_sql("ANALYZE")
         params = {"start": "", "end": "", "last_created_at": "", "last_id": 0, "size": 1000, "span": 32_000}
         sql = (
-            batch_sql(period, Dialect(), after_key=after_key)
-            if query == "batch"
+            batch_sql(period, query, after_key=after_key)
+            if isinstance(query, Dialect)
             else starts_sql(period, after_key=after_key)
         )
         plan = " | ".join(row[3] for row in (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)).all())
@@ -138,17 +148,18 @@ async def test_the_batch_queries_seek_the_index_without_a_temporary_b_tree(
     assert "USING INDEX ix_orders_created_at_id" in plan or "USING COVERING INDEX ix_orders_created_at_id" in plan
 
 
-async def test_rows_added_during_an_export_do_not_appear_in_it(engine: AsyncEngine) -> None:
+@pytest.mark.parametrize("dialect", CUTS, ids=repr)
+async def test_rows_added_during_an_export_do_not_appear_in_it(engine: AsyncEngine, dialect: Dialect) -> None:
     rows = awkward_rows(300)
     await insert_rows(engine, rows)
     late = OrderRow(10_000, "late", "late", 1, 1.0, "paid", datetime(2030, 1, 1))
-    batches = stream_on(engine).batches(Period(), Dialect(), 100)
+    batches = stream_on(engine).batches(Period(), dialect, 100)
 
     first = await anext(batches)
     await insert_rows(engine, [late])
     rest = [batch async for batch in batches]
 
-    assert first.data + b"".join(b.data for b in rest) == encode_rows(in_export_order(rows), Dialect())
+    assert first.data + b"".join(b.data for b in rest) == encode_rows(in_export_order(rows), dialect)
     assert await stream_on(engine).count(Period()) == 301
 
 

@@ -60,3 +60,10 @@ def test_records_are_cut_only_at_line_feeds_outside_quotes() -> None:
     ]
     assert rest == b'4,"unfinished\n'
     assert split_records(rest, 2) == ([], rest)
+
+
+def test_json_lines_are_cut_at_every_line_feed_with_a_quote_that_never_occurs() -> None:
+    data = b'{"a":"say \\"hi\\""}\n{"a":"\\""}\n{"a":"x"}\n{"a":"unfini'
+    batches, rest = split_records(data, 2, b"\x01")
+    assert [(b.data, b.rows) for b in batches] == [(b'{"a":"say \\"hi\\""}\n{"a":"\\""}\n', 2), (b'{"a":"x"}\n', 1)]
+    assert rest == b'{"a":"unfini'

@@ -23,6 +23,13 @@ RESERVED_CONNECTIONS = 2
 _STARTS_PER_READ = 32
 # Batches each reader may have encoded or queued ahead of the one being sent: the look-ahead bound.
 _AHEAD_PER_READER = 2
+# One JSON line: json_quote() escapes exactly as the domain's JSON_ESCAPES (the quote, the backslash, \b \t \n \f \r,
+# \u00xx in lowercase hex for the other control characters, all else raw), which the byte-for-byte tests pin.
+_JSON_LINE = (
+    """printf('{"id":%d,"customer_name":%s,"product":%s,"quantity":%d,"unit_price":%.2f,"status":%s,"""
+    """"created_at":"%sZ"}' || char(10), id, json_quote(customer_name), json_quote(product), quantity, """
+    """unit_price, json_quote(status), replace(created_at, ' ', 'T'))"""
+)
 
 
 def _literal(char: str) -> str:
@@ -59,6 +66,8 @@ def _plain_field(spec: str, expr: str, dialect: Dialect) -> tuple[str, str]:
 
 def row_sql(dialect: Dialect) -> str:
     """SQL for one row's encoded line, LF included: one printf per row keeps SQLite's work small."""
+    if dialect.format == "jsonl":
+        return _JSON_LINE
     fields = [
         _plain_field("%d", "id", dialect),
         ("%s", _text_field("customer_name", dialect)),

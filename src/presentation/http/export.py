@@ -1,4 +1,4 @@
-"""HTTP controller of the order export: a streamed CSV/TSV download and its count."""
+"""HTTP controller of the order export: a streamed CSV/TSV/JSON Lines download and its count."""
 
 from dataclasses import dataclass
 from typing import Annotated
@@ -20,23 +20,24 @@ from presentation.http.errors import error_spec
 StartDate = Annotated[str | None, QueryParameter(description="first day, YYYY-MM-DD (UTC, inclusive)")]
 EndDate = Annotated[str | None, QueryParameter(description="last day, YYYY-MM-DD (UTC, inclusive)")]
 Year = Annotated[str | None, QueryParameter(description="a whole year, 1900..2100; not with start_date/end_date")]
-Format = Annotated[str, QueryParameter(description="csv (default) or tsv")]
+Format = Annotated[str, QueryParameter(description="csv (default), tsv or jsonl")]
 Delimiter = Annotated[str | None, QueryParameter(description="one character, format=csv only (default ',')")]
 FormulaGuard = Annotated[
-    bool, QueryParameter(description="prefix ' to text cells starting with = + - @ tab CR (default true)")
+    bool, QueryParameter(description="prefix ' to text cells starting with = + - @ tab CR (default true; not jsonl)")
 ]
 BUSY = {HTTP_429_TOO_MANY_REQUESTS: error_spec("Too many exports running; see Retry-After")}
 
 
 @dataclass
 class DownloadOperation(Operation):
-    """OpenAPI operation of the download: its 200 body is CSV or TSV text, as `format` asks."""
+    """OpenAPI operation of the download: its 200 body is CSV, TSV or JSON Lines text, as `format` asks."""
 
     def __post_init__(self) -> None:
         ok = (self.responses or {}).get("200")
         if isinstance(ok, OpenAPIResponse):
             text = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
             ok.content = {f"{media}; charset=utf-8": text for media in ("text/csv", "text/tab-separated-values")}
+            ok.content["application/x-ndjson"] = text
 
 
 def download(export: Export) -> Stream:
@@ -46,7 +47,7 @@ def download(export: Export) -> Stream:
 
 
 class ExportController(Controller):
-    """Orders of a period as a CSV or TSV download, and its size beforehand."""
+    """Orders of a period as a CSV, TSV or JSON Lines download, and its size beforehand."""
 
     path = "/export/orders"
     tags = ["export"]  # noqa: RUF012 - Litestar declares it as a plain list
