@@ -1,5 +1,17 @@
-# 실행 방법: uv run python bench/export_bench.py [--orders 1250000] [--rounds 5] [--big 5000000] [--smoke]
-"""CSV export over HTTP against the `sqlite3` tool writing the same rows, plus memory, /health p99 and count time."""
+# 실행 방법: uv run python bench/export_bench.py --peers DIR [--orders 1250000] [--big 5000000] [--rounds 5] [--smoke]
+"""The order export over HTTP against the `sqlite3` tool and the textbook FastAPI peer, in one run on one file.
+
+Every download is fetched by `curl -o /dev/null` pinned to core 1. Contenders, each in every round, the order
+rotated every round:
+- `sqlite3 -csv` writing the same rows (pinned to core 0): the floor;
+- perfshop pinned to core 0, as CSV, CSV with `Accept-Encoding: zstd` and `gzip`, and `format=jsonl`;
+- perfshop allowed both cores (CSV);
+- the textbook FastAPI peer (`--peers DIR`: its `textbook-fastapi/export_app.py`, in a venv of its own), pinned to
+  core 0.
+Then memory growth over idle for every format and encoding (and for CSV at `--big` orders), `/health` latency
+while one export runs, and the count endpoint with its size estimates against the real sizes.
+`--smoke` runs in seconds on 20,000 orders, one round, without the peer and the big file.
+"""
 
 import argparse
 import os
@@ -10,23 +22,37 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.servers import free_port, start_uvicorn, stop, wait_healthy
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tests.servers import free_port, start_perfshop, stop, wait_healthy
+
+from fast_path_bench import clean_env, peer_venv
+from support.markdown import table
 
 SERVER_CORE, CLIENT_CORE = 0, 1
 FILTERS = {
-    "all": ("", {}),
-    "2024": ("WHERE created_at >= '2024-01-01' AND created_at < '2025-01-01'", {"year": "2024"}),
+    "all": ("", ""),
+    "2024": ("WHERE created_at >= '2024-01-01' AND created_at < '2025-01-01'", "year=2024"),
+}
+# Bytes on the wire of each download, by (filter, contender).
+SIZES: dict[tuple[str, str], int] = {}
+# What each perfshop download asks for: (query, Accept-Encoding).
+KINDS = {
+    "csv": ("", None),
+    "csv zstd": ("", "zstd"),
+    "csv gzip": ("", "gzip"),
+    "jsonl": ("format=jsonl", None),
 }
 
 
-def seed(database_url: str, orders: int) -> None:
-    """Append the deterministic generated orders to the database (a new SQLite file is created)."""
-    env = {**os.environ, "PERFSHOP_DATABASE_URL": database_url}
+def seed(database: Path, orders: int) -> None:
+    """Append the deterministic generated orders to a new SQLite file with `perfshop seed`."""
+    env = {**os.environ, "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
     perfshop = Path(sys.executable).parent / "perfshop"
     subprocess.run(
         [perfshop, "seed", "--orders", str(orders), "--items", "0"], env=env, check=True, capture_output=True
@@ -34,152 +60,261 @@ def seed(database_url: str, orders: int) -> None:
 
 
 class Server:
-    """uvicorn with one worker pinned to the server core, serving the database at `database_url`."""
+    """A server process on loopback, optionally pinned to the server core, with its resident memory at hand."""
 
-    def __init__(self, database_url: str, batch_size: int) -> None:
-        self.port = free_port()
-        env = {
-            "PERFSHOP_DATABASE_URL": database_url,
-            "PERFSHOP_DEMO_ITEMS": "0",
-            "PERFSHOP_DEMO_ORDERS": "0",
-            "PERFSHOP_EXPORT_BATCH_SIZE": str(batch_size),
-            "PERFSHOP_LOG_LEVEL": "WARNING",
-        }
-        self.process = start_uvicorn(self.port, env)
-        os.sched_setaffinity(self.process.pid, {SERVER_CORE})
-        wait_healthy(self.port, self.process)
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, name: str, process: subprocess.Popen[bytes], port: int, *, pinned: bool) -> None:
+        self.name, self.process, self.port = name, process, port
+        if pinned:
+            for pid in [process.pid, *children(process.pid)]:
+                os.sched_setaffinity(pid, {SERVER_CORE})
+        wait_healthy(port, process)
+        self.url = f"http://127.0.0.1:{port}"
 
     def rss_kb(self) -> int:
-        """Resident memory of the server process now."""
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        """Resident memory of the serving process (the worker under a supervisor) now."""
+        pid = max([self.process.pid, *children(self.process.pid)])
+        status = Path(f"/proc/{pid}/status").read_text()
         return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
 
     def stop(self) -> None:
         stop(self.process)
 
 
-def http_export(server: Server, params: dict[str, str]) -> tuple[float, int]:
-    """Seconds and bytes of one full download, the body read and thrown away."""
-    started, size = time.perf_counter(), 0
-    with httpx.stream("GET", f"{server.url}/export/orders", params=params, timeout=600) as response:
-        response.raise_for_status()
-        for chunk in response.iter_raw(1 << 20):
-            size += len(chunk)
-    return time.perf_counter() - started, size
+def children(pid: int) -> list[int]:
+    """The direct children of a process."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
 
 
-def sqlite_tool(database: Path, where: str, out: Path) -> float:
-    """Seconds the `sqlite3` tool takes to write the same rows as CSV (pinned to the server's core)."""
+def perfshop(database: Path, *, pinned: bool) -> Server:
+    """`perfshop serve` on the file, as users run it."""
+    port = free_port()
+    env = {
+        "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "PERFSHOP_DEMO_ITEMS": "0",
+        "PERFSHOP_DEMO_ORDERS": "0",
+        "PERFSHOP_LOG_LEVEL": "WARNING",
+    }
+    return Server("perfshop" if pinned else "perfshop 2 cores", start_perfshop(port, env), port, pinned=pinned)
+
+
+def textbook(peers: Path, database: Path, folder: Path) -> Server:
+    """The textbook FastAPI export app under uvicorn, in its own venv, reading the same file."""
+    python = peer_venv(peers / "textbook-fastapi" / "requirements.txt", folder / "textbook-venv")
+    port = free_port()
+    command = [str(python), "-m", "uvicorn", "export_app:app", "--app-dir", str(peers / "textbook-fastapi")]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    env = {**clean_env(), "PYTHONDONTWRITEBYTECODE": "1", "ORDERS_DB": str(database)}
+    process = subprocess.Popen(command, env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    return Server("textbook", process, port, pinned=True)
+
+
+def curl(url: str, encoding: str | None = None) -> tuple[float, int]:
+    """Seconds and bytes on the wire of one download by curl on the client core, the body thrown away."""
+    command = [
+        "taskset",
+        "-c",
+        str(CLIENT_CORE),
+        "curl",
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{time_total} %{size_download}",
+    ]
+    command += ["-H", f"Accept-Encoding: {encoding}"] if encoding else []
+    seconds, size = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout.split()
+    return float(seconds), int(size)
+
+
+def sqlite_tool(database: Path, where: str) -> tuple[float, int]:
+    """Seconds and bytes of the `sqlite3` tool writing the same rows as CSV, pinned to the server core."""
     sql = (
         "SELECT id, customer_name, product, quantity, printf('%.2f', unit_price), status, created_at "  # noqa: S608
         f"FROM orders {where} ORDER BY created_at, id"
     )
+    command = ["taskset", "-c", str(SERVER_CORE), "sqlite3", "-csv", "-header", str(database), sql]
     started = time.perf_counter()
-    with out.open("wb") as sink:
-        subprocess.run(
-            ["taskset", "-c", str(SERVER_CORE), "sqlite3", "-csv", "-header", str(database), sql],
-            stdout=sink,
-            check=True,
-        )
-    return time.perf_counter() - started
+    output = subprocess.run(command, check=True, stdout=subprocess.PIPE).stdout
+    return time.perf_counter() - started, len(output)
 
 
-def rotated_rounds(server: Server, database: Path, rounds: int, folder: Path) -> dict[str, list[float]]:
-    """Each peer once per round, the order rotated every round so that none always goes first."""
-    peers = []
-    for name, (where, params) in FILTERS.items():
-        peers.append((f"http {name}", lambda params=params: http_export(server, params)[0]))
-        if shutil.which("sqlite3"):
-            peers.append((f"sqlite3 {name}", lambda where=where: sqlite_tool(database, where, folder / "out.csv")))
-    times: dict[str, list[float]] = {name: [] for name, _ in peers}
+def url(server: Server, *queries: str) -> str:
+    """The download's address with the queries that are not empty."""
+    query = "&".join(q for q in queries if q)
+    return f"{server.url}/export/orders" + (f"?{query}" if query else "")
+
+
+class Peak:
+    """The highest resident memory of a server over a stretch, sampled every 10 ms from another thread."""
+
+    def __init__(self, server: Server) -> None:
+        self.server, self.idle, self.peak = server, server.rss_kb(), 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch)
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.01):
+            self.peak = max(self.peak, self.server.rss_kb())
+
+    def __enter__(self) -> "Peak":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    @property
+    def growth_mb(self) -> float:
+        """Peak over idle, in MB."""
+        return max(0, self.peak - self.idle) / 1024
+
+
+def contenders(servers: dict[str, Server], database: Path, name: str) -> dict[str, Callable[[], tuple[float, int]]]:
+    """Every download of one filter, by label."""
+    where, query = FILTERS[name]
+    runs: dict[str, Callable[[], tuple[float, int]]] = {}
+    if shutil.which("sqlite3"):
+        runs["sqlite3 tool"] = lambda: sqlite_tool(database, where)
+    for kind, (extra, encoding) in KINDS.items():
+        runs[f"perfshop {kind}"] = lambda e=extra, c=encoding: curl(url(servers["perfshop"], query, e), c)
+    runs["perfshop csv, 2 cores"] = lambda: curl(url(servers["perfshop 2 cores"], query))
+    if "textbook" in servers:
+        runs["textbook csv"] = lambda: curl(url(servers["textbook"], query))
+    return runs
+
+
+def rotated_rounds(servers: dict[str, Server], database: Path, rounds: int) -> dict[tuple[str, str], list[float]]:
+    """Seconds of every download in every round, the order rotated each round; sizes checked to stay the same."""
+    runs = [((name, label), run) for name in FILTERS for label, run in contenders(servers, database, name).items()]
+    times: dict[tuple[str, str], list[float]] = {key: [] for key, _ in runs}
     for index in range(rounds):
-        for name, run in peers[index % len(peers) :] + peers[: index % len(peers)]:
-            times[name].append(run())
+        shift = index * len(runs) // max(rounds, 1)
+        for key, run in runs[shift:] + runs[:shift]:
+            seconds, size = run()
+            times[key].append(seconds)
+            SIZES[key] = size
     return times
 
 
-def memory_and_health(server: Server) -> tuple[float, float, float]:
-    """Peak RSS growth over idle (MB) during a full export, and /health p50/p99 (ms) meanwhile."""
-    idle = server.rss_kb()
-    peak, latencies, done = idle, [], threading.Event()
+def health_during_export(server: Server) -> tuple[float, float]:
+    """`/health` p50 and p99 in ms, probed from another client every 10 ms while one whole CSV export runs."""
+    latencies: list[float] = []
+    done = threading.Event()
 
-    def watch() -> None:
-        nonlocal peak
+    def probe() -> None:
         with httpx.Client(base_url=server.url, timeout=30) as client:
-            while not done.is_set():
-                peak = max(peak, server.rss_kb())
+            while not done.wait(0.01):
                 started = time.perf_counter()
                 client.get("/health").raise_for_status()
                 latencies.append((time.perf_counter() - started) * 1000)
-                time.sleep(0.01)
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    http_export(server, {})
+    prober = threading.Thread(target=probe)
+    prober.start()
+    curl(url(server))
     done.set()
-    watcher.join()
+    prober.join()
     latencies.sort()
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
-    return (peak - idle) / 1024, statistics.median(latencies) if latencies else float("nan"), p99
+    return statistics.median(latencies), latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
 
 
-def count_ms(server: Server, runs: int = 5) -> float:
-    """Median milliseconds of the count endpoint (count and size estimate) for all orders."""
-    times = []
-    with httpx.Client(base_url=server.url, timeout=60) as client:
-        for _ in range(runs):
-            started = time.perf_counter()
-            client.get("/export/orders/count").raise_for_status()
-            times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+def memory(server: Server, label: str) -> list[str]:
+    """Peak memory growth over idle for each format and encoding of the whole table."""
+    row = [label]
+    for extra, encoding in KINDS.values():
+        with Peak(server) as peak:
+            curl(url(server, extra), encoding)
+        row.append(f"{peak.growth_mb:.1f}")
+    return row
+
+
+def count_row(server: Server, orders: int) -> list[str]:
+    """The count endpoint's time and estimates against the sizes the downloads really had."""
+    started = time.perf_counter()
+    estimate = httpx.get(f"{server.url}/export/orders/count", timeout=60).raise_for_status().json()
+    took = (time.perf_counter() - started) * 1000
+    real = {kind: SIZES.get(("all", f"perfshop {kind}"), 0) / 1e6 for kind in ("csv", "csv gzip", "csv zstd")}
+    return [
+        f"{orders:,}",
+        f"{took:.1f}",
+        f"{estimate['estimated_size_mb']} / {real['csv']:.1f}",
+        f"{estimate.get('estimated_size_mb_gzip', '-')} / {real['csv gzip']:.1f}",
+        f"{estimate.get('estimated_size_mb_zstd', '-')} / {real['csv zstd']:.1f}",
+    ]
+
+
+def ratio(values: list[float], floor: list[float] | None) -> str:
+    return f"{statistics.median(values) / statistics.median(floor):.2f}x" if floor else "-"
+
+
+def report(times: dict[tuple[str, str], list[float]]) -> None:
+    """One table per filter: medians, sizes, and the ratios the targets are stated in."""
+    for name in FILTERS:
+        mine = {label: values for (f, label), values in times.items() if f == name}
+        tool, csv, textbook_csv = mine.get("sqlite3 tool"), mine["perfshop csv"], mine.get("textbook csv")
+        rows = []
+        for label, values in mine.items():
+            size = SIZES[(name, label)]
+            rows.append(
+                [
+                    label,
+                    f"{statistics.median(values):.2f}",
+                    f"{min(values):.2f}–{max(values):.2f}",
+                    f"{size / 1e6:.1f}",
+                    ratio(values, tool),
+                    ratio(values, textbook_csv),
+                    ratio(values, csv),
+                ]
+            )
+        print(f"### {name}\n")
+        table(["download", "median s", "range s", "MB", "vs sqlite3", "vs textbook", "vs perfshop csv"], rows)
 
 
 def main() -> None:
-    """Run every measurement and print Markdown tables."""
+    """Seed, serve, download in rotated rounds, then print the tables."""
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--peers", metavar="DIR", help="folder with textbook-fastapi/")
     parser.add_argument("--orders", type=int, default=1_250_000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--batch-sizes", default="1000,5000,20000")
-    parser.add_argument("--big", type=int, default=0, help="also measure memory with this many orders")
-    parser.add_argument("--smoke", action="store_true", help="seconds: 20,000 orders, 1 round, batch 1000 only")
+    parser.add_argument("--big", type=int, default=0, help="also measure CSV memory growth with this many orders")
+    parser.add_argument("--smoke", action="store_true", help="seconds: 20,000 orders, 1 round, no peer, no big file")
     args = parser.parse_args()
     os.sched_setaffinity(0, {CLIENT_CORE})
     orders, rounds = (20_000, 1) if args.smoke else (args.orders, args.rounds)
-    sizes = [1000] if args.smoke else [int(size) for size in args.batch_sizes.split(",")]
     if not shutil.which("sqlite3"):
-        print("sqlite3 tool not found (apt-get install sqlite3): its rows are skipped")
+        print("sqlite3 tool not found (apt-get install sqlite3): its row and ratios are skipped\n")
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         database = folder / "orders.db"
-        seed(f"sqlite+aiosqlite:///{database}", orders)
-        print("| batch size | peer | database | median s | vs sqlite3 |\n|---:|---|---|---:|---:|")
-        for size in sizes:
-            server = Server(f"sqlite+aiosqlite:///{database}", size)
-            try:
-                times = rotated_rounds(server, database, rounds, folder)
-                if size == sizes[0]:
-                    growth, p50, p99 = memory_and_health(server)
-                    count = count_ms(server)
-            finally:
+        seed(database, orders)
+        servers = {"perfshop": perfshop(database, pinned=True), "perfshop 2 cores": perfshop(database, pinned=False)}
+        try:
+            if args.peers and not args.smoke:
+                servers["textbook"] = textbook(Path(args.peers).resolve(), database, folder)
+            times = rotated_rounds(servers, database, rounds)
+            growth = [memory(servers["perfshop"], f"{orders:,}")]
+            p50, p99 = health_during_export(servers["perfshop"])
+            counted = count_row(servers["perfshop"], orders)
+        finally:
+            for server in servers.values():
                 server.stop()
-            for peer, values in times.items():
-                floor = times.get("sqlite3 " + peer.split()[1])
-                ratio = f"{statistics.median(values) / statistics.median(floor):.2f}x" if floor else "-"
-                print(f"| {size:,} | {peer} | {orders:,} orders in DB | {statistics.median(values):.2f} | {ratio} |")
-        print("\n| orders | RSS growth over idle MB | /health p50 ms | /health p99 ms | count ms |")
-        print("|---:|---:|---:|---:|---:|")
-        print(f"| {orders:,} | {growth:.1f} | {p50:.1f} | {p99:.1f} | {count:.1f} |")
+        print(f"{orders:,} orders, medians of {rounds} rotated rounds\n")
+        report(times)
         if args.big and not args.smoke:
             big = folder / "big.db"
-            seed(f"sqlite+aiosqlite:///{big}", args.big)
-            server = Server(f"sqlite+aiosqlite:///{big}", sizes[0])
+            seed(big, args.big)
+            server = perfshop(big, pinned=True)
             try:
-                growth, p50, p99 = memory_and_health(server)
-                count = count_ms(server)
+                growth.append(memory(server, f"{args.big:,}"))
             finally:
                 server.stop()
-            print(f"| {args.big:,} | {growth:.1f} | {p50:.1f} | {p99:.1f} | {count:.1f} |")
+        print("### Memory growth over idle (MB), whole table, perfshop on one core\n")
+        table(["orders", *KINDS], growth)
+        print("### `/health` while one whole CSV export runs (perfshop on one core)\n")
+        table(["p50 ms", "p99 ms"], [[f"{p50:.1f}", f"{p99:.1f}"]])
+        print("### The count endpoint: estimate / real size (MB)\n")
+        table(["orders", "ms", "csv", "gzip", "zstd"], [counted])
 
 
 if __name__ == "__main__":
