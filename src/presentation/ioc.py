@@ -228,9 +228,9 @@ class ProfilingProvider(Provider):
         return RunSlowQuery(stats, clock, target_s=0.2)
 
     @provide
-    def serialize(self, clock: Clock, settings: Settings) -> SerializeLargePayload:
-        """The serialization endpoint's use case, with its payload size from the settings."""
-        return SerializeLargePayload(clock, rows=settings.slow_payload_rows, target_s=0.1)
+    def serialize(self, clock: Clock) -> SerializeLargePayload:
+        """The serialization endpoint's use case (100 ms of encoding)."""
+        return SerializeLargePayload(clock, budget_s=0.1)
 
 
 def providers_for(settings: Settings) -> list[Provider]:

@@ -55,7 +55,6 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     apdex_t_ms: Annotated[float, Meta(gt=0, le=600_000)] = 100
     slo_availability: Annotated[float, Meta(gt=0, lt=100, description="a percentage below 100")] | None = None
     slo_latency: str | None = None  # <percent>:<ms>, checked below
-    slow_payload_rows: Annotated[int, Meta(ge=1, le=10_000_000)] = 300_000
 
     redis_url: Annotated[str, Meta(pattern="^rediss?://", description="a redis:// or rediss:// URL")] | None = None
     # Letters, digits and _ . - only: the prefix goes into SCAN patterns, where * ? [ would match other keys.

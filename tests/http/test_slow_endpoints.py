@@ -12,19 +12,15 @@ from tests.servers import live_server
 
 pytestmark = pytest.mark.server
 
-# About 1.5 s of encoding: many times as long as a health check takes while a worker thread encodes.
-PAYLOAD_ROWS = 6_000_000
-
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A live server with 3,000 demo orders and a serialization payload big enough to take a while."""
+    """A live server with 3,000 demo orders."""
     database = tmp_path_factory.mktemp("slow") / "perfshop.db"
     env = {
         "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "PERFSHOP_DEMO_ITEMS": "10",
         "PERFSHOP_DEMO_ORDERS": "3000",
-        "PERFSHOP_SLOW_PAYLOAD_ROWS": str(PAYLOAD_ROWS),
     }
     with live_server(env) as url:
         yield url
@@ -83,10 +79,12 @@ async def test_the_db_query_aggregates_every_order(client: httpx.AsyncClient) ->
     assert {row["status"] for row in totals} <= {"pending", "paid", "shipped", "delivered", "cancelled", "refunded"}
 
 
-async def test_serialization_encodes_the_configured_number_of_rows(client: httpx.AsyncClient) -> None:
+async def test_serialization_encodes_rows_until_its_budget_ends(client: httpx.AsyncClient) -> None:
     _, body, _ = await timed_get(client, "/slow/serialization")
-    assert body["rows"] == PAYLOAD_ROWS
-    assert body["bytes"] > PAYLOAD_ROWS * 100  # each row is a JSON object of about 160 bytes
+    assert set(body) == {"rows", "bytes", "serialize_ms"}
+    assert body["rows"] > 0
+    assert body["bytes"] > body["rows"] * 100  # each row is a JSON object of about 160 bytes
+    assert body["serialize_ms"] > 0
 
 
 async def test_the_metrics_rank_the_slow_endpoints_by_their_average(client: httpx.AsyncClient) -> None:

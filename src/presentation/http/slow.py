@@ -29,7 +29,7 @@ class SlowController(Controller):
     @get("/serialization")
     @inject
     async def serialization(self, run: FromDishka[SerializeLargePayload]) -> SerializationReport:
-        """JSON-encode a large generated payload in a worker thread, at least 100 ms."""
+        """JSON-encode generated rows for 100 ms, in slices that leave the event loop serving."""
         return await run()
 
     @get("/external-api")
