@@ -6,7 +6,8 @@ wrk (server on core 0, wrk on core 1, rounds rotated, medians), the /metrics han
 1,000,000 recorded requests, and the tracemalloc growth of the metrics from 100,000 to 1,000,000 requests. The
 /metrics rows run with every feature on: both objectives (availability 99.9 %, latency 99:300), a queue time on every
 request (a trusted X-Request-Start) and a loop lag sample every 50 ms. bench/queue_time_bench.py has the end-to-end
-accuracy and the middleware's cost against a base commit.
+accuracy and the middleware's cost against a base commit. /slow/serialization through uvicorn on core 0: its median
+with one busy-loop process per CPU running, and /health's p99 (wrk on core 1) while four clients call it back to back.
 """
 
 import argparse
@@ -20,11 +21,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
-from contextlib import AsyncExitStack
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import msgspec
@@ -179,6 +183,119 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+SERIALIZATION = "/slow/serialization"
+SERIALIZATION_STREAMS = 4  # clients calling it back to back while wrk probes /health
+WRK_UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}  # the units of wrk's --latency percentiles
+
+
+class SerializationRows(NamedTuple):
+    """/slow/serialization under load: its median with busy loops running, and /health's p99 beside it."""
+
+    busy_loops: int
+    busy_median_ms: float
+    health_p99_ms: float
+    serialized: int  # calls made while wrk probed /health
+
+
+@contextmanager
+def busy_loops() -> Iterator[int]:
+    """One Python busy-loop process per CPU, unpinned, for the duration of the block; yields how many."""
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    try:
+        yield len(loops)
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait(timeout=15)
+
+
+def serialize_ms(client: httpx.Client) -> float:
+    """Ms of one GET /slow/serialization."""
+    started = time.perf_counter()
+    client.get(SERIALIZATION).raise_for_status()
+    return (time.perf_counter() - started) * 1000
+
+
+def back_to_back(port: int, stop: threading.Event) -> int:
+    """Call /slow/serialization one call after the other until `stop` is set; how many calls."""
+    calls = 0
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        while not stop.is_set():
+            serialize_ms(client)
+            calls += 1
+    return calls
+
+
+def health_p99_ms(port: int, seconds: int) -> tuple[float, int]:
+    """/health's p99 ms under wrk (1 thread, 4 connections, core 1) while SERIALIZATION_STREAMS clients call
+    /slow/serialization back to back, and how many serializations ran meanwhile."""
+    command = ["wrk", "-t1", "-c4", f"-d{seconds}s", "--latency", f"http://127.0.0.1:{port}/health"]
+    if shutil.which("taskset"):
+        command = ["taskset", "-c", "1", *command]
+    stop = threading.Event()
+    with ThreadPoolExecutor(SERIALIZATION_STREAMS) as pool:
+        streams = [pool.submit(back_to_back, port, stop) for _ in range(SERIALIZATION_STREAMS)]
+        try:
+            output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60).stdout
+        finally:
+            stop.set()
+        serialized = sum(stream.result() for stream in streams)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
+    if not p99 or "Non-2xx" in output:
+        raise SystemExit(f"wrk failed:\n{output}")
+    return float(p99.group(1)) * WRK_UNITS_MS[p99.group(2)], serialized
+
+
+def serialization_rows(rounds: int, seconds: int, calls: int) -> SerializationRows | None:
+    """Through uvicorn on core 0: the median ms of `calls` calls a round of /slow/serialization with one busy-loop
+    process per CPU running, and the median over rounds of /health's p99 while SERIALIZATION_STREAMS clients call
+    it back to back (no busy loops); None when wrk is not installed."""
+    if not shutil.which("wrk"):
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        env = {
+            "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{Path(folder) / 'serialization.db'}",
+            "PERFSHOP_DEMO_ITEMS": "0",
+            "PERFSHOP_DEMO_ORDERS": "0",
+            "PERFSHOP_LOG_LEVEL": "ERROR",  # no slow-request warnings in the measurement
+        }
+        port = _free_port()
+        server = start_server("profiling", port, env)
+        busy_ms: list[float] = []
+        health: list[tuple[float, int]] = []
+        try:
+            wait_ready(port, server)
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                serialize_ms(client)  # warm-up: the first request after start-up pays a full garbage collection
+                for _ in range(rounds):
+                    with busy_loops() as loops:
+                        busy_ms += [serialize_ms(client) for _ in range(calls)]
+                    health.append(health_p99_ms(port, seconds))
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+    p99s = [p99 for p99, _ in health]
+    return SerializationRows(loops, statistics.median(busy_ms), statistics.median(p99s), sum(n for _, n in health))
+
+
+def print_serialization_rows(rows: SerializationRows | None, seconds: int) -> None:
+    """The table of serialization_rows, or why it is missing."""
+    if rows is None:
+        print("\nwrk is not installed: /slow/serialization rows skipped")
+        return
+    median, p99 = rows.busy_median_ms, rows.health_p99_ms
+    print("\n| /slow/serialization under load | target | measured | met |")
+    print("|---|---:|---:|---|")
+    print(
+        f"| median ms, {rows.busy_loops} busy-loop processes running (one per CPU) | 100 ± 15 % | {median:.1f}"
+        f" | {'yes' if abs(median - 100) <= 15 else 'NO'} |"
+    )
+    print(
+        f"| GET /health p99 ms (wrk -c4, {seconds} s a round) while {SERIALIZATION_STREAMS} clients call it back to"
+        f" back ({rows.serialized} calls) | ≤ 20 | {p99:.2f} | {'yes' if p99 <= 20 else 'NO'} |"
+    )
+
+
 class SteppingClock:
     """A clock the benchmark moves by hand, to simulate hours of traffic in seconds."""
 
@@ -252,6 +369,7 @@ def main() -> None:
         )
         micros, slow = asyncio.run(in_process_rows(settings, args.rounds, args.requests))
     rps = http_rows(args.rounds, args.seconds, warm_up=not args.smoke)
+    serialization = serialization_rows(args.rounds, args.seconds, calls=5 if args.smoke else 20)
 
     print(f"\n{args.rounds} rounds, rotated; medians. In-process: GET /bench/ping; HTTP: wrk GET /health.\n")
     print("| variant | in-process µs/request | added µs | HTTP req/s | ratio to off |")
@@ -269,6 +387,7 @@ def main() -> None:
     for path, target in SLOW_TARGETS_MS.items():
         verdict = "yes" if abs(slow[path] - target) <= 0.15 * target else "NO"
         print(f"| GET {path} | {target} | {slow[path]:.1f} | {verdict} |")
+    print_serialization_rows(serialization, args.seconds)
 
     handler_ms, grown, size = metrics_rows(args.recorded, 50, repeats=21 if not args.smoke else 3)
     print("\n| /metrics: endpoints | recorded requests | handler ms (median) | JSON bytes | tracemalloc growth |")
