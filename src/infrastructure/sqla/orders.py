@@ -1,6 +1,7 @@
 """Orders streamed out of SQLite, each batch encoded by SQLite itself into the domain's export format."""
 
 import asyncio
+import os
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack, aclosing
@@ -125,6 +126,11 @@ def starts_sql(period: Period, *, after_key: bool) -> str:
     )
 
 
+def usable_cores() -> int:
+    """The cores this process may run on now (its affinity can be narrowed after it starts)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class SqliteOrderStream(OrderStreamPort):
     """OrderStreamPort on SQLite: SQL-side encoding of keyset batches, read on one or two connections that share
     one snapshot."""
@@ -156,7 +162,8 @@ class SqliteOrderStream(OrderStreamPort):
         """Every row of the period, `size` rows per batch, from one snapshot.
 
         SQLite evaluates the encoding without the GIL, so a second connection encodes every other batch on another
-        core. It is taken for exports of more than PARALLEL_FROM_BATCHES batches, and only while it leaves
+        core. It is taken for exports of more than PARALLEL_FROM_BATCHES batches, on a process that may use more
+        than one core, and only while it leaves
         RESERVED_CONNECTIONS of the pool free for other requests: four exports at once hold at most eight of the
         default ten connections, and the one that lines them up on a snapshot only for an instant.
         """
@@ -171,7 +178,7 @@ class SqliteOrderStream(OrderStreamPort):
                     yield batch
 
     async def _worth_a_second_reader(self, period: Period, size: int) -> bool:
-        if free_connections(self._engine) < 1 + RESERVED_CONNECTIONS:
+        if usable_cores() < 2 or free_connections(self._engine) < 1 + RESERVED_CONNECTIONS:
             return False
         where, params = _where(period, after_key=False)
         params["offset"] = PARALLEL_FROM_BATCHES * size
