@@ -67,6 +67,31 @@ class OrderStreamPort(Protocol):
         ...
 
 
+class Compressor(Protocol):
+    """One body compressed as one stream; its calls may take milliseconds of CPU, so callers run them off the loop."""
+
+    def compress(self, data: bytes) -> bytes:
+        """`data` compressed and flushed: everything given so far can be decoded from what was returned so far."""
+        ...
+
+    def finish(self) -> bytes:
+        """The end of the stream: whatever is left and its trailer; the compressor is not used afterwards."""
+        ...
+
+
+class CompressionPort(Protocol):
+    """Streaming compressors for the HTTP content codings the service can send."""
+
+    @property
+    def codings(self) -> tuple[str, ...]:
+        """The supported codings, most preferred first (e.g. `zstd`, `gzip`)."""
+        ...
+
+    def open(self, coding: str) -> Compressor:
+        """A new compressor for one body in `coding`, one of `codings`."""
+        ...
+
+
 class CachePort(Protocol):
     """Expiring, tagged cache of immutable msgspec-encodable values, which readers may share without copying.
 
