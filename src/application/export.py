@@ -3,14 +3,15 @@
 import asyncio
 import logging
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 
 from msgspec import Struct
 
+from application.compression import compressed, compressed_size
 from domain.errors import Overloaded, Unavailable
 from domain.orders import Dialect, Period, encode_header
-from domain.ports import Clock, OrderStreamPort, ShutdownSignal
+from domain.ports import Clock, CompressionPort, OrderStreamPort, ShutdownSignal
 
 logger = logging.getLogger("perfshop.export")
 
@@ -36,10 +37,13 @@ class Export(Struct, frozen=True):
 
 
 class ExportEstimate(Struct, frozen=True):
-    """How many orders an export would hold, and the body's expected size in MB (10^6 bytes)."""
+    """How many orders an export would hold, and the body's expected size in MB (10^6 bytes), as it is and as
+    each content coding would send it."""
 
     count: int
     estimated_size_mb: float
+    estimated_size_mb_gzip: float
+    estimated_size_mb_zstd: float
 
 
 def _head(dialect: Dialect) -> bytes:
@@ -71,16 +75,25 @@ class _Slots:
 
 
 class StreamingCSVExporter:
-    """Stream a period's orders in the asked dialect: BOM and header first, then bounded batches."""
+    """Stream a period's orders in the asked dialect: BOM and header first, then bounded batches; compressed in
+    the asked content coding, if any."""
 
-    def __init__(self, orders: OrderStreamPort, clock: Clock, limits: ExportLimits, shutdown: ShutdownSignal) -> None:
+    def __init__(
+        self,
+        orders: OrderStreamPort,
+        clock: Clock,
+        limits: ExportLimits,
+        shutdown: ShutdownSignal,
+        compression: CompressionPort,
+    ) -> None:
         self._orders = orders
+        self._compression = compression
         self._clock = clock
         self._shutdown = shutdown
         self._batch_size = limits.batch_size
         self._slots = _Slots(limits.max_concurrent)
 
-    async def __call__(self, period: Period, dialect: Dialect) -> Export:
+    async def __call__(self, period: Period, dialect: Dialect, coding: str | None = None) -> Export:
         self._refuse_when_stopping()
         give_back = self._slots.take()
         try:
@@ -95,12 +108,13 @@ class StreamingCSVExporter:
         # A stream the server never starts (the client left first) never runs its `finally`; the slot is then
         # given back when the stream is garbage-collected.
         weakref.finalize(chunks, give_back)
+        body = compressed(chunks, self._compression.open(coding)) if coding else chunks
         filename = f"orders_{period.label()}.{dialect.format}"
-        return Export(filename=filename, media_type=dialect.media_type, chunks=chunks)
+        return Export(filename=filename, media_type=dialect.media_type, chunks=body)
 
     async def _chunks(
         self, period: Period, dialect: Dialect, total: int, started: float, give_back: Callable[[], None]
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         try:
             if dialect.has_header:
                 yield _head(dialect)
@@ -132,14 +146,39 @@ class StreamingCSVExporter:
 
 
 class CountExport:
-    """How many orders an export of the period holds and how big its body will be."""
+    """How many orders an export of the period holds and how big its body will be, plain and compressed."""
 
-    def __init__(self, orders: OrderStreamPort) -> None:
+    def __init__(self, orders: OrderStreamPort, compression: CompressionPort, limits: ExportLimits) -> None:
         self._orders = orders
+        self._compression = compression
+        self._batch_size = limits.batch_size
 
     async def __call__(self, period: Period, dialect: Dialect) -> ExportEstimate:
         count = await self._orders.count(period)
-        sample = await self._orders.sample(period, dialect, SAMPLE_ROWS) if count else None
+        # No more rows than the period holds: the two ends of a small period would overlap, and the rows read
+        # twice would look to a compressor like a body that repeats itself.
+        sample = await self._orders.sample(period, dialect, min(SAMPLE_ROWS, count)) if count else None
         rows = count * len(sample.data) / sample.rows if sample and sample.rows else 0
-        size = len(_head(dialect)) + rows
-        return ExportEstimate(count=count, estimated_size_mb=round(size / 1_000_000, 3))
+        start = _head(dialect)
+        size = len(start) + rows
+        # Each coding shrinks the whole body as much as it shrinks the start and the sample, cut and flushed like
+        # the download's batches: a flush costs a small batch a good part of its gain.
+        chunks = [start]
+        if sample and sample.rows:
+            step = max(1, len(sample.data) * self._batch_size // sample.rows)
+            chunks += [sample.data[at : at + step] for at in range(0, len(sample.data), step)]
+        sampled = sum(map(len, chunks))
+        gzip, zstd = [
+            await asyncio.to_thread(compressed_size, self._compression.open(coding), chunks) * size / sampled
+            for coding in ("gzip", "zstd")
+        ]
+        return ExportEstimate(
+            count=count,
+            estimated_size_mb=_mb(size),
+            estimated_size_mb_gzip=_mb(gzip),
+            estimated_size_mb_zstd=_mb(zstd),
+        )
+
+
+def _mb(size: float) -> float:
+    return round(size / 1_000_000, 3)

@@ -25,6 +25,7 @@ from domain.caching import CacheTtls
 from domain.ports import (
     CachePort,
     Clock,
+    CompressionPort,
     HealthProbe,
     ItemRepository,
     MetricsPort,
@@ -36,6 +37,7 @@ from domain.ports import (
     WallClock,
 )
 from infrastructure.clock import MonotonicClock, SystemWallClock
+from infrastructure.compression import StreamingCompression
 from infrastructure.memory.cache import CacheManager
 from infrastructure.memory.metrics import InMemoryMetrics
 from infrastructure.memory.upstream import SimulatedUpstream
@@ -48,6 +50,7 @@ from infrastructure.sqla.items import SqlaItemRepository
 from infrastructure.sqla.order_stats import SqlaOrderStats
 from infrastructure.sqla.orders import SqliteOrderStream
 from infrastructure.sqla.pg_orders import PostgresOrderStream
+from presentation.http.encoding import EncodingNegotiation
 from presentation.settings import Settings
 
 
@@ -186,6 +189,18 @@ class UseCaseProvider(Provider):
         return ExportLimits(batch_size=settings.export_batch_size, max_concurrent=settings.export_max_concurrent)
 
 
+class CompressionProvider(Provider):
+    """The download's compressors, and the negotiation of its content coding among them."""
+
+    scope = Scope.APP
+    compression = provide(StreamingCompression, provides=CompressionPort)
+
+    @provide
+    def negotiation(self, compression: CompressionPort) -> EncodingNegotiation:
+        """Accept-Encoding against the codings the compressors support, zstd first."""
+        return EncodingNegotiation(compression.codings)
+
+
 class ProfilingProvider(Provider):
     """The request metrics, the /metrics use cases and the deliberately slow endpoints."""
 
@@ -236,4 +251,12 @@ class ProfilingProvider(Provider):
 def providers_for(settings: Settings) -> list[Provider]:
     """The providers that wire the app for these settings: Redis shares the cache and the metrics when set."""
     shared = RedisProvider() if settings.redis_url is not None else InProcessCacheProvider()
-    return [ProcessProvider(), StorageProvider(), shared, CacheProvider(), UseCaseProvider(), ProfilingProvider()]
+    return [
+        ProcessProvider(),
+        StorageProvider(),
+        shared,
+        CacheProvider(),
+        CompressionProvider(),
+        UseCaseProvider(),
+        ProfilingProvider(),
+    ]

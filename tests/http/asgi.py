@@ -9,8 +9,11 @@ from litestar import Litestar
 OnChunk = Callable[[bytes], Awaitable[bool]]
 
 
-async def stream_get(app: Litestar, path: str, query: str = "", on_chunk: OnChunk | None = None) -> dict[str, Any]:
-    """GET `path`; `on_chunk` sees each body chunk and returns False to disconnect. Returns status and headers."""
+async def stream_get(
+    app: Litestar, path: str, query: str = "", on_chunk: OnChunk | None = None, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """GET `path` with `headers`; `on_chunk` sees each body chunk and returns False to disconnect. Returns status
+    and headers."""
     disconnected = asyncio.Event()
     started: dict[str, Any] = {}
     requested = False
@@ -42,7 +45,7 @@ async def stream_get(app: Litestar, path: str, query: str = "", on_chunk: OnChun
         "raw_path": path.encode(),
         "query_string": query.encode(),
         "root_path": "",
-        "headers": [(b"host", b"testserver")],
+        "headers": [(b"host", b"testserver"), *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())],
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
         "state": {},

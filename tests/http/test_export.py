@@ -121,7 +121,7 @@ async def test_open_ranges_start_or_end_where_asked(client: Client) -> None:
 async def test_the_count_and_a_size_estimate_within_5_percent(client: Client, params: dict[str, str]) -> None:
     estimate = (await client.get("/export/orders/count", params=params)).json()
     body = (await client.get("/export/orders", params=params)).content
-    assert set(estimate) == {"count", "estimated_size_mb"}
+    assert {"count", "estimated_size_mb"} <= set(estimate)  # the compressed estimates: test_export_compression.py
     assert estimate["count"] == body.count(b"\n") - 1 - body.count(b'\n"') - body.count(b"Gift Card\n")
     assert abs(estimate["estimated_size_mb"] * 1_000_000 - len(body)) <= 0.05 * len(body) + 500
 

@@ -8,13 +8,14 @@ from dishka import FromDishka
 from litestar import Controller, get
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Schema
 from litestar.openapi.spec.enums import OpenAPIType
-from litestar.params import QueryParameter
+from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
 
 from application.export import CountExport, Export, ExportEstimate, StreamingCSVExporter
 from domain.orders import Dialect, Period
 from presentation.http.di import inject
+from presentation.http.encoding import EncodingNegotiation
 from presentation.http.errors import error_spec
 
 StartDate = Annotated[str | None, QueryParameter(description="first day, YYYY-MM-DD (UTC, inclusive)")]
@@ -24,6 +25,10 @@ Format = Annotated[str, QueryParameter(description="csv (default), tsv or jsonl"
 Delimiter = Annotated[str | None, QueryParameter(description="one character, format=csv only (default ',')")]
 FormulaGuard = Annotated[
     bool, QueryParameter(description="prefix ' to text cells starting with = + - @ tab CR (default true; not jsonl)")
+]
+AcceptEncoding = Annotated[
+    str | None,
+    HeaderParameter(name="accept-encoding", description="zstd or gzip compress the download (q-values count)"),
 ]
 BUSY = {HTTP_429_TOO_MANY_REQUESTS: error_spec("Too many exports running; see Retry-After")}
 
@@ -40,10 +45,15 @@ class DownloadOperation(Operation):
             ok.content["application/x-ndjson"] = text
 
 
-def download(export: Export) -> Stream:
-    """The export as an attachment whose name says what it holds (RFC 6266, with an RFC 5987 `filename*`)."""
+def download(export: Export, coding: str | None) -> Stream:
+    """The export as an attachment whose name says what it holds (RFC 6266, with an RFC 5987 `filename*`), sent
+    in content coding `coding` (None: as it is)."""
     disposition = f"attachment; filename=\"{export.filename}\"; filename*=UTF-8''{quote(export.filename)}"
-    return Stream(export.chunks, media_type=export.media_type, headers={"Content-Disposition": disposition})
+    # Vary on every answer, identity included: a cache must not hand this one to a client that asked differently.
+    headers = {"Content-Disposition": disposition, "Vary": "Accept-Encoding"}
+    if coding is not None:
+        headers["Content-Encoding"] = coding
+    return Stream(export.chunks, media_type=export.media_type, headers=headers)
 
 
 class ExportController(Controller):
@@ -57,6 +67,8 @@ class ExportController(Controller):
     async def export_orders(
         self,
         export: FromDishka[StreamingCSVExporter],
+        negotiate: FromDishka[EncodingNegotiation],
+        accept_encoding: AcceptEncoding = None,
         start_date: StartDate = None,
         end_date: EndDate = None,
         year: Year = None,
@@ -64,9 +76,10 @@ class ExportController(Controller):
         delimiter: Delimiter = None,
         formula_guard: FormulaGuard = True,
     ) -> Stream:
-        """Stream the orders of the period (all when no filter) in (created_at, id) order."""
+        """Stream the orders of the period (all when no filter) in (created_at, id) order, compressed as negotiated."""
         period, dialect = Period.parse(start_date, end_date, year), Dialect.parse(format, delimiter, formula_guard)
-        return download(await export(period, dialect))
+        coding = negotiate(accept_encoding)
+        return download(await export(period, dialect, coding), coding)
 
     @get("/count")
     @inject
@@ -80,6 +93,6 @@ class ExportController(Controller):
         delimiter: Delimiter = None,
         formula_guard: FormulaGuard = True,
     ) -> ExportEstimate:
-        """How many orders the same export would hold and its estimated size in MB (10^6 bytes)."""
+        """How many orders the same export would hold and its estimated size in MB (10^6 bytes), also compressed."""
         period, dialect = Period.parse(start_date, end_date, year), Dialect.parse(format, delimiter, formula_guard)
         return await count_export(period, dialect)
