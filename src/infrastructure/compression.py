@@ -7,13 +7,13 @@ import zstandard
 
 from domain.ports import CompressionPort, Compressor
 
-# zlib's default level: on the export's rows, 17 % of the bytes where level 1 leaves 23 %.
-GZIP_LEVEL = 6
-# zstd's default level: on the same rows 20 % of the bytes, about six times as fast as gzip's level 6.
-ZSTD_LEVEL = 3
+# The fastest levels: a download must not take much longer compressed than plain. On the export's rows, flushed
+# at every batch, gzip's level 1 leaves 21.5 % of the bytes in a third of the time of its default level 6 (16 %),
+# and zstd's level 1 leaves 18 % in two thirds of the time of its default level 3 (18.6 %).
+GZIP_LEVEL = 1
+ZSTD_LEVEL = 1
 # RFC 9659: a zstd frame sent as a content coding may need at most an 8 MB window (window_log 23). 21 (2 MB) is
-# what level 3 picks for large input anyway; stated here so that another level cannot raise it, and because the
-# window is memory each running download holds.
+# stated here so that another level cannot raise it, and because the window is memory each running download holds.
 ZSTD_WINDOW_LOG = 21
 _ZSTD_PARAMS = zstandard.ZstdCompressionParameters.from_level(ZSTD_LEVEL, window_log=ZSTD_WINDOW_LOG, write_checksum=1)
 
