@@ -7,7 +7,14 @@ from typing import Literal
 
 from domain.errors import InvalidInput, Unavailable
 from domain.event_loop import LAG_BOUNDS
-from domain.metrics import EXPOSED_BOUNDS, EndpointSummary, MetricsReport, ProcessMetrics, split_endpoint
+from domain.metrics import (
+    EXPOSED_BOUNDS,
+    EndpointState,
+    EndpointSummary,
+    MetricsReport,
+    ProcessMetrics,
+    split_endpoint,
+)
 from domain.metrics_report import bucket_entries, by_endpoint, document, merge, summarize
 from domain.ports import Clock, MetricsPort, MetricsSharePort
 
@@ -94,13 +101,22 @@ class GetMetrics:
 
     def __init__(self, states: MetricsStates) -> None:
         self._states = states
+        # Each endpoint's last summary and the state it summarizes: a process hands out the same state object
+        # again while its endpoint is unchanged, and its summary is then reused, not computed again.
+        self._summaries: dict[str, tuple[EndpointState, EndpointSummary]] = {}
 
     async def __call__(self, scope: Scope | None = None) -> MetricsReport:
         coverage = await self._states(scope)
         endpoints: dict[str, EndpointSummary] = {}
         entries = 0
         for name, group in by_endpoint(coverage.states).items():
-            endpoints[name] = summarize(merge(group))
+            state = merge(group)
+            known = self._summaries.get(name)
+            if known is not None and known[0] is state:
+                endpoints[name] = known[1]
+                continue
+            endpoints[name] = summarize(state)
+            self._summaries[name] = (state, endpoints[name])
             entries += bucket_entries(group)
             if entries >= SLICE_ENTRIES:
                 entries -= SLICE_ENTRIES  # the rest counts towards the next slice

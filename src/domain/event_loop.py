@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from msgspec import Struct
 
-from domain.histogram import PERCENTS, Span, percentiles_of
+from domain.histogram import Span, percentiles_ms
 from domain.queueing import Timings, TimingState, merge_timings
 
 # Upper bounds (seconds) of the exposed lag buckets: a healthy loop wakes within a millisecond or two; 50 ms and
@@ -86,7 +86,7 @@ class WindowMaximum:
 class EventLoopStats:
     """Loop lag samples and requests in the app, kept by one process in constant memory."""
 
-    __slots__ = ("exposed", "in_flight", "interval_s", "lag_times", "most_in_flight", "window_max")
+    __slots__ = ("exposed", "in_flight", "interval_s", "lag_times", "most_in_flight", "peak", "window_max")
 
     def __init__(self, window_s: int, interval_s: float) -> None:
         self.interval_s = interval_s
@@ -94,6 +94,7 @@ class EventLoopStats:
         self.window_max = WindowMaximum(window_s)
         self.exposed = [0] * (len(LAG_BOUNDS) + 1)
         self.in_flight = 0
+        self.peak = 0  # the most requests in the app at once since the peak was last noted
         self.most_in_flight = WindowMaximum(window_s)
 
     def lag(self, seconds: float, second: int) -> None:
@@ -102,18 +103,27 @@ class EventLoopStats:
         self.lag_times.add(seconds, second)
         self.window_max.add(second, round(seconds * 1_000_000))
         self.exposed[bisect_left(LAG_BOUNDS, seconds)] += 1
+        self._note_peak(second)
 
-    def enter(self, second: int) -> None:
-        """A request entered the app during `second`."""
+    def enter(self) -> None:
+        """A request entered the app."""
         self.in_flight += 1
-        self.most_in_flight.add(second, self.in_flight)
+        if self.in_flight > self.peak:
+            self.peak = self.in_flight
 
     def leave(self) -> None:
         """A request left the app."""
         self.in_flight -= 1
 
+    def _note_peak(self, second: int) -> None:
+        # A peak counts in the second it is noted: the sampler notes it every interval (and a read does), so it
+        # lands within an interval, plus the loop's lag, of when it happened, and no request reads the clock for it.
+        self.most_in_flight.add(second, self.peak)
+        self.peak = self.in_flight
+
     def state(self, second: int) -> EventLoopState:
         """The mergeable figures as of `second`."""
+        self._note_peak(second)
         return EventLoopState(
             interval_s=self.interval_s,
             lag=self.lag_times.state(second),
@@ -154,7 +164,5 @@ def summarize_event_loop(state: EventLoopState) -> EventLoopSummary:
 def _figures(
     samples: int, buckets: Span, max_us: int
 ) -> tuple[int, float | None, float | None, float | None, float | None]:
-    p50, p95, p99 = (
-        None if value is None else round(min(value, max_us) / 1000, 3) for value in percentiles_of(buckets, PERCENTS)
-    )
+    p50, p95, p99 = percentiles_ms(buckets, 0, max_us)
     return samples, p50, p95, p99, (round(max_us / 1000, 3) if samples else None)

@@ -1,8 +1,9 @@
 """A log-linear latency histogram: fixed bucket layout, constant memory, bucket-wise mergeable."""
 
+import math
 from bisect import bisect_left
 from collections.abc import Iterable
-from itertools import accumulate
+from itertools import accumulate, compress, count
 from operator import add
 
 from msgspec import Struct
@@ -79,6 +80,15 @@ def percentiles_of(span: Span, percents: tuple[int, ...]) -> list[float | None]:
     return estimates
 
 
+def percentiles_ms(span: Span, lowest_us: float = 0, highest_us: float = math.inf) -> list[float | None]:
+    """The PERCENTS percentiles in ms, rounded to the µs, each kept within [lowest_us, highest_us]: the range of
+    the values actually seen, which an interpolated estimate never leaves."""
+    return [
+        None if value is None else round(min(max(value, lowest_us), highest_us) / 1000, 3)
+        for value in percentiles_of(span, PERCENTS)
+    ]
+
+
 def add_spans(spans: Iterable[Span]) -> Span:
     """The bucket-wise sum of several spans."""
     present = [span for span in spans if span.counts]
@@ -107,13 +117,17 @@ class Histogram:
 
     def span(self) -> Span:
         """The counts from the first to the last non-empty bucket: what a process publishes and /metrics reads."""
-        used = [group for group, total in enumerate(self.groups) if total]
-        if not used:
+        groups = self.groups
+        # compress() finds the first non-zero entry in C: the ends are found without a Python step per bucket.
+        first = next(compress(count(), groups), None)
+        if first is None:
             return Span()
-        counts = self.counts[used[0] << SUB_BITS : (used[-1] + 1) << SUB_BITS]
-        lead = next(at for at, count in enumerate(counts) if count)
-        trail = next(at for at, count in enumerate(reversed(counts)) if count)
-        return Span((used[0] << SUB_BITS) + lead, tuple(counts[lead : len(counts) - trail]))
+        start = first << SUB_BITS
+        end = (len(groups) - next(compress(count(), reversed(groups)))) << SUB_BITS
+        counts = self.counts
+        start += next(compress(count(), counts[start : start + SUB_BUCKETS]))
+        end -= next(compress(count(), reversed(counts[end - SUB_BUCKETS : end])))
+        return Span(start, tuple(counts[start:end]))
 
     def add(self, index: int) -> None:
         """Count one value in bucket `index`."""
@@ -121,11 +135,15 @@ class Histogram:
         self.groups[index >> SUB_BITS] += 1
         self.total += 1
 
-    def remove(self, index: int, times: int) -> None:
-        """Forget `times` values of bucket `index` (all of them were added)."""
-        self.counts[index] -= times
-        self.groups[index >> SUB_BITS] -= times
-        self.total -= times
+    def forget(self, times_by_bucket: dict[int, int]) -> int:
+        """Forget values, so many times per bucket index (all of them were added); how many values that was."""
+        counts, groups = self.counts, self.groups
+        for index, times in times_by_bucket.items():
+            counts[index] -= times
+            groups[index >> SUB_BITS] -= times
+        forgotten = sum(times_by_bucket.values())
+        self.total -= forgotten
+        return forgotten
 
 
 class _Second:
@@ -141,16 +159,19 @@ class SlidingWindow:
     """The last `seconds` whole seconds (the current one included): one sparse slot per second feeding a histogram.
 
     A slot that falls out of the window subtracts its few buckets from the histogram, so reading the window
-    costs the same as reading the lifetime histogram, whatever the traffic.
+    costs the same as reading the lifetime histogram, whatever the traffic. `dropped` counts the values that
+    left: with the histogram's total it tells whether the window changed since it was last read.
     """
 
-    __slots__ = ("histogram", "micros", "seconds", "slots")
+    __slots__ = ("dropped", "expired", "histogram", "micros", "seconds", "slots")
 
     def __init__(self, seconds: int) -> None:
         self.seconds = seconds
         self.slots = [_Second() for _ in range(seconds)]
         self.histogram = Histogram()
         self.micros = 0
+        self.dropped = 0
+        self.expired = -seconds  # every slot of a second up to this one has been dropped
 
     @property
     def count(self) -> int:
@@ -166,20 +187,31 @@ class SlidingWindow:
         buckets = slot.buckets
         buckets[index] = buckets.get(index, 0) + 1
         slot.micros += micros
-        self.histogram.add(index)
         self.micros += micros
+        # Histogram.add written out: this runs for every request, where a call costs more than the increments.
+        histogram = self.histogram
+        histogram.counts[index] += 1
+        histogram.groups[index >> SUB_BITS] += 1
+        histogram.total += 1
 
     def advance(self, second: int) -> None:
-        """Forget the slots older than the window ending at `second`."""
+        """Forget the slots older than the window ending at `second`.
+
+        Only the slots of the seconds that left the window since the last call are looked at: a read every
+        second visits one slot, not the whole window.
+        """
         oldest = second - self.seconds
-        for slot in self.slots:
+        if oldest <= self.expired:
+            return
+        slots, seconds = self.slots, self.seconds
+        for past in range(max(self.expired, oldest - seconds) + 1, oldest + 1):
+            slot = slots[past % seconds]
             if slot.buckets and slot.second <= oldest:
                 self._drop(slot)
+        self.expired = oldest
 
     def _drop(self, slot: _Second) -> None:
-        remove = self.histogram.remove
-        for index, times in slot.buckets.items():
-            remove(index, times)
+        self.dropped += self.histogram.forget(slot.buckets)
         self.micros -= slot.micros
         slot.micros = 0
         slot.buckets = {}

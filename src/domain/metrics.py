@@ -6,7 +6,7 @@ from bisect import bisect_left
 from msgspec import Struct
 
 from domain.event_loop import EventLoopState, EventLoopSummary
-from domain.histogram import Histogram, SlidingWindow, Span, bucket_of
+from domain.histogram import Histogram, Span, bucket_of
 from domain.queueing import CountsWindow, Timings, TimingState, apdex_zone
 from domain.slo import SloState, SloSummary
 
@@ -15,7 +15,6 @@ STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 # Upper bounds (seconds) of the exposed duration buckets: endpoints of about 100, 200 and 500 ms fall into
 # different buckets even when they run 15 % slow or fast, and 0.3 s is the default slow-request threshold.
 EXPOSED_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.15, 0.3, 0.45, 0.75, 1.0, 2.5, 5.0, 10.0)
-_NO_MINIMUM = 1 << 62  # above any duration, so that the first one recorded becomes the minimum
 
 
 class RequestSample(Struct, frozen=True, gc=False):
@@ -168,14 +167,12 @@ class EndpointStats:
         "apdex",
         "apdex_t",
         "e2e",
-        "histogram",
-        "max_us",
-        "micros",
-        "min_us",
         "queue",
         "series",
+        "service",
+        "taken",
+        "taken_as_of",
         "ttfb",
-        "window",
         "window_apdex",
     )
 
@@ -183,28 +180,19 @@ class EndpointStats:
         self.apdex_t = apdex_t_s
         self.apdex = [0, 0, 0]
         self.window_apdex = CountsWindow(window_s, 3)
+        self.service = Timings(window_s)  # until the last byte
         self.queue: Timings | None = None
         self.e2e: Timings | None = None
-        self.micros = 0
-        self.min_us = _NO_MINIMUM
-        self.max_us = 0
-        self.histogram = Histogram()
-        self.window = SlidingWindow(window_s)
         self.ttfb: Histogram | None = None
         self.series: dict[int, _Series] = {}  # by status // 100
+        # The last state taken, and what it was taken from: a read that finds nothing changed reuses it.
+        self.taken: EndpointState | None = None
+        self.taken_as_of: tuple[object, ...] = ()
 
-    def record(self, sample: RequestSample, second: int) -> None:
-        """Add one request that finished during `second`."""
+    def record(self, sample: RequestSample, second: int, felt: float) -> None:
+        """Add one request that finished during `second`; `felt` is `sample.felt()`."""
         seconds = sample.seconds
-        micros = round(seconds * 1_000_000)
-        index = bucket_of(micros)
-        if micros < self.min_us:
-            self.min_us = micros
-        if micros > self.max_us:
-            self.max_us = micros
-        self.micros += micros
-        self.histogram.add(index)
-        self.window.add(second, index, micros)
+        self.service.add(seconds, second)
         hundreds = sample.status // 100
         series = self.series.get(hundreds) or self.series.setdefault(hundreds, _Series())
         series.count += 1
@@ -214,33 +202,45 @@ class EndpointStats:
             ttfb = self.ttfb or Histogram()
             ttfb.add(bucket_of(round(sample.ttfb * 1_000_000)))
             self.ttfb = ttfb
-        if sample.queue is not None:
-            self._waited(sample.queue, seconds, second)
-        zone = apdex_zone(sample.felt(), sample.status, self.apdex_t)
+        queue = sample.queue
+        if queue is not None:
+            if self.queue is None or self.e2e is None:
+                self.queue, self.e2e = Timings(self.service.window.seconds), Timings(self.service.window.seconds)
+            self.queue.add(queue, second)
+            self.e2e.add(queue + seconds, second)  # its own end-to-end time: never a sum of percentiles
+        zone = apdex_zone(felt, sample.status, self.apdex_t)
         self.apdex[zone] += 1
         self.window_apdex.add(second, zone)
 
-    def _waited(self, queue: float, seconds: float, second: int) -> None:
-        if self.queue is None or self.e2e is None:
-            self.queue, self.e2e = Timings(self.window.seconds), Timings(self.window.seconds)
-        self.queue.add(queue, second)
-        self.e2e.add(queue + seconds, second)  # its own end-to-end time: never a sum of percentiles
-
     def state(self, second: int, window_span: float) -> EndpointState:
-        """The mergeable figures as of `second`; the window rate is over `window_span` seconds."""
-        window = self.window
-        window.advance(second)
+        """The mergeable figures as of `second`; the window rate is over `window_span` seconds.
+
+        Unchanged since the last state (no request recorded, nothing left a window, the same span), it is that
+        state again: an idle endpoint costs a read almost nothing.
+        """
+        timings = [timing for timing in (self.service, self.queue, self.e2e) if timing is not None]
+        for timing in timings:
+            timing.window.advance(second)
+        window_apdex = self.window_apdex.counts(second)
+        as_of = (self.service.histogram.total, window_span, window_apdex, *(one.window.dropped for one in timings))
+        if self.taken is None or as_of != self.taken_as_of:
+            self.taken, self.taken_as_of = self._take(second, window_span, window_apdex), as_of
+        return self.taken
+
+    def _take(self, second: int, window_span: float, window_apdex: tuple[int, ...]) -> EndpointState:
+        service = self.service
+        window = service.window
         series = tuple(
             StatusSeries(status_class=f"{hundreds}xx", count=one.count, sum_s=one.seconds, buckets=tuple(one.buckets))
             for hundreds, one in sorted(self.series.items())
         )
-        count = self.histogram.total
+        count = service.histogram.total
         return EndpointState(
             count=count,
-            micros=self.micros,
-            min_us=self.min_us if count else 0,
-            max_us=self.max_us,
-            buckets=self.histogram.span(),
+            micros=service.micros,
+            min_us=service.min_us if count else 0,
+            max_us=service.max_us,
+            buckets=service.histogram.span(),
             window_count=window.count,
             window_micros=window.micros,
             window_buckets=window.histogram.span(),
@@ -248,7 +248,7 @@ class EndpointStats:
             series=series,
             ttfb=self.ttfb.span() if self.ttfb else None,
             apdex=tuple(self.apdex),
-            window_apdex=self.window_apdex.counts(second),
+            window_apdex=window_apdex,
             queue=self.queue.state(second) if self.queue else None,
             e2e=self.e2e.state(second) if self.e2e else None,
         )

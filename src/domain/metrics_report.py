@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Sequence
 
 from domain.event_loop import merge_event_loops, summarize_event_loop
-from domain.histogram import PERCENTS, Span, add_spans, percentiles_of
+from domain.histogram import Span, add_spans, percentiles_ms
 from domain.metrics import (
     STATUS_CLASSES,
     EndpointState,
@@ -116,9 +116,9 @@ def _sum_counts(counts: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
 
 def summarize(state: EndpointState) -> EndpointSummary:
     """An endpoint's lifetime and window figures (times to the last byte, in ms) and its status classes."""
-    p50, p95, p99 = (_clamp(state, value) for value in percentiles_of(state.buckets, PERCENTS))
-    w50, w95, w99 = (_ms(_clamp(state, value)) for value in percentiles_of(state.window_buckets, PERCENTS))
-    t50, t95, t99 = (_ms(value) for value in percentiles_of(state.ttfb or Span(), PERCENTS))
+    p50, p95, p99 = percentiles_ms(state.buckets, state.min_us, state.max_us)
+    w50, w95, w99 = percentiles_ms(state.window_buckets, state.min_us, state.max_us)
+    t50, t95, t99 = percentiles_ms(state.ttfb) if state.ttfb else (None, None, None)
     status = dict.fromkeys(STATUS_CLASSES, 0)
     status.update((series.status_class, series.count) for series in state.series)
     count = state.window_count
@@ -128,9 +128,9 @@ def summarize(state: EndpointState) -> EndpointSummary:
         avg_ms=round(state.micros / state.count / 1000, 3) if state.count else 0.0,
         min_ms=state.min_us / 1000,
         max_ms=state.max_us / 1000,
-        p50_ms=_ms(p50) or 0.0,
-        p95_ms=_ms(p95) or 0.0,
-        p99_ms=_ms(p99) or 0.0,
+        p50_ms=p50 or 0.0,
+        p95_ms=p95 or 0.0,
+        p99_ms=p99 or 0.0,
         status=status,
         window=WindowSummary(
             count=count,
@@ -179,11 +179,6 @@ def _merge_series(all_series: Iterable[StatusSeries]) -> tuple[StatusSeries, ...
             )
         )
     return tuple(merged[name] for name in sorted(merged))
-
-
-def _clamp(state: EndpointState, micros: float | None) -> float | None:
-    # An interpolated estimate never leaves the range of the values actually seen.
-    return None if micros is None else min(max(micros, state.min_us), state.max_us)
 
 
 def _rate(count: int, seconds: float) -> float:

@@ -51,44 +51,77 @@ class SloState(Struct, frozen=True, array_like=True):
 
 
 class MinuteRing:
-    """Good and bad requests per minute over the last RING_MINUTES minutes, with a running sum per window."""
+    """Good and bad requests per minute over the last RING_MINUTES minutes, with a running sum per window, and
+    over the lifetime.
 
-    __slots__ = ("bad", "good", "minute", "minutes", "sums_bad", "sums_good")
+    A request only counts into its minute; the minute joins the windows' sums and the lifetime's when the next
+    one begins, so the per-request work does not grow with the number of windows.
+    """
+
+    __slots__ = (
+        "bad",
+        "before_bad",
+        "before_good",
+        "good",
+        "minute",
+        "minutes",
+        "now_bad",
+        "now_good",
+        "sums_bad",
+        "sums_good",
+    )
 
     def __init__(self) -> None:
         self.minute = -1
+        self.before_good = self.before_bad = 0  # the lifetime up to the current minute
         self._clear()
 
     def _clear(self) -> None:
         self.good = [0] * RING_MINUTES
         self.bad = [0] * RING_MINUTES
         self.minutes = [-1] * RING_MINUTES  # the minute each slot holds
-        self.sums_good = [0] * len(WINDOWS)
+        self.sums_good = [0] * len(WINDOWS)  # the minutes before the current one, per window
         self.sums_bad = [0] * len(WINDOWS)
+        self.now_good = self.now_bad = 0  # the current minute
 
     def add(self, minute: int, bad: bool) -> None:
         """Count one request that ended during `minute` (minutes never go backwards)."""
-        self.advance(minute)
-        slot = minute % RING_MINUTES
+        if minute > self.minute:
+            self.advance(minute)
         if bad:
-            self.bad[slot] += 1
-            for index in range(len(WINDOWS)):
-                self.sums_bad[index] += 1
+            self.now_bad += 1
         else:
-            self.good[slot] += 1
-            for index in range(len(WINDOWS)):
-                self.sums_good[index] += 1
+            self.now_good += 1
+
+    def lifetime(self) -> tuple[int, int]:
+        """The good and the bad count of every minute so far."""
+        return self.before_good + self.now_good, self.before_bad + self.now_bad
+
+    def windows(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The good and the bad counts of each window of WINDOWS, as of the current minute."""
+        return (
+            tuple(total + self.now_good for total in self.sums_good),
+            tuple(total + self.now_bad for total in self.sums_bad),
+        )
 
     def advance(self, minute: int) -> None:
-        """Move to `minute`: each window's sum drops the minutes that leave it; a slot is cleared before reuse."""
+        """Move to `minute`: the current minute joins every window's sum, and each window drops the minutes that
+        leave it."""
         if minute <= self.minute:
             return
+        slot = self.minute % RING_MINUTES
+        self.good[slot], self.bad[slot], self.minutes[slot] = self.now_good, self.now_bad, self.minute
+        for index in range(len(WINDOWS)):
+            self.sums_good[index] += self.now_good
+            self.sums_bad[index] += self.now_bad
+        self.before_good += self.now_good
+        self.before_bad += self.now_bad
+        self.now_good = self.now_bad = 0
         if minute - self.minute >= RING_MINUTES:  # idle for the whole ring: nothing is left in any window
             self._clear()
         else:
-            for now in range(self.minute + 1, minute):
+            for now in range(self.minute + 1, minute + 1):
                 self._enter(now)
-        self._enter(minute)
         self.minute = minute
 
     def _enter(self, now: int) -> None:
@@ -106,32 +139,30 @@ class MinuteRing:
 class SloCounter:
     """One objective counted by one process."""
 
-    __slots__ = ("bad", "good", "objective", "ring")
+    __slots__ = ("objective", "ring")
 
     def __init__(self, objective: Objective) -> None:
         self.objective = objective
         self.ring = MinuteRing()
-        self.good = self.bad = 0
 
     def record(self, status: int, felt_seconds: float, minute: int) -> None:
         """Count one request that ended during `minute`."""
-        bad = self.objective.is_bad(status, felt_seconds)
-        self.bad += bad
-        self.good += not bad
-        self.ring.add(minute, bad)
+        self.ring.add(minute, self.objective.is_bad(status, felt_seconds))
 
     def state(self, minute: int, uptime_s: float) -> SloState:
         """The counts as of `minute`, for a process up for `uptime_s`."""
         self.ring.advance(minute)
+        good, bad = self.ring.lifetime()
+        window_good, window_bad = self.ring.windows()
         objective = self.objective
         return SloState(
             name=objective.name,
             target=objective.target,
             threshold_ms=objective.threshold_ms,
-            good=self.good,
-            bad=self.bad,
-            window_good=tuple(self.ring.sums_good),
-            window_bad=tuple(self.ring.sums_bad),
+            good=good,
+            bad=bad,
+            window_good=window_good,
+            window_bad=window_bad,
             covered_s=uptime_s,
         )
 

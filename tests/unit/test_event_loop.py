@@ -119,3 +119,18 @@ def test_prometheus_exposes_the_lag_histogram_and_the_in_flight_gauge(clock: Fak
     assert dict(buckets)[float("inf")] == 4
     assert next(s.value for s in lag if s.name.endswith("_sum")) == pytest.approx(0.7321)
     assert [(s.labels["process"], s.value) for s in parsed["perfshop_http_requests_in_flight"]] == [("host:1", 1)]
+
+
+def test_a_peak_between_two_looks_stays_in_the_window_after_its_requests_left(clock: FakeClock) -> None:
+    metrics = metrics_on(clock)
+    for _ in range(4):
+        metrics.enter()
+    for _ in range(4):
+        metrics.leave()
+    metrics.lag(0.001)  # the sampler notes the peak
+    clock.advance(WINDOW_S - 1)
+    in_flight = report([metrics.state()]).event_loop.in_flight  # type: ignore[union-attr]
+    assert (in_flight.now, in_flight.window_max) == (0, 4)
+    clock.advance(2)
+    in_flight = report([metrics.state()]).event_loop.in_flight  # type: ignore[union-attr]
+    assert (in_flight.now, in_flight.window_max) == (0, 0)

@@ -7,7 +7,16 @@ from bisect import bisect_left, bisect_right
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.histogram import BUCKETS, Histogram, Span, add_spans, bucket_bounds, bucket_of, percentiles_of
+from domain.histogram import (
+    BUCKETS,
+    Histogram,
+    SlidingWindow,
+    Span,
+    add_spans,
+    bucket_bounds,
+    bucket_of,
+    percentiles_of,
+)
 
 
 def histogram_of(values: list[int]) -> Histogram:
@@ -80,7 +89,7 @@ def test_an_empty_histogram_has_no_percentiles() -> None:
 
 def test_removing_values_forgets_emptied_buckets() -> None:
     histogram = histogram_of([1_000, 1_000, 50_000])
-    histogram.remove(bucket_of(50_000), 1)
+    assert histogram.forget({bucket_of(50_000): 1}) == 1
     assert histogram.span() == Span(bucket_of(1_000), (2,))
 
 
@@ -89,3 +98,26 @@ def test_spans_add_bucket_wise_across_overlaps_and_gaps() -> None:
     assert add_spans([first, overlapping, Span(), apart]) == Span(10, (1, 5, 2, 0, 0, 0, 0, 0, 0, 0, 7))
     assert add_spans([Span(), Span()]) == Span()
     assert add_spans([apart]) is apart
+
+
+# Each step: how many seconds pass, then the bucket of one value recorded, or None for a read of the window.
+WINDOW_STEPS = st.lists(st.tuples(st.integers(0, 9), st.one_of(st.none(), st.integers(0, 200))), max_size=60)
+
+
+@given(WINDOW_STEPS)
+def test_a_window_holds_exactly_the_values_of_its_last_seconds_however_often_it_is_read(
+    steps: list[tuple[int, int | None]],
+) -> None:
+    window, seconds = SlidingWindow(5), 1_000
+    recorded: list[tuple[int, int]] = []  # (second, bucket)
+    for gap, index in steps:
+        seconds += gap
+        if index is None:
+            window.advance(seconds)
+            kept = [bucket for second, bucket in recorded if second > seconds - 5]
+            expected = histogram_of([bucket_bounds(bucket)[0] for bucket in kept]).span()
+            assert (window.histogram.span(), window.count, window.micros) == (expected, len(kept), sum(kept))
+            assert window.dropped == len(recorded) - len(kept)
+        else:
+            window.add(seconds, index, index)
+            recorded.append((seconds, index))

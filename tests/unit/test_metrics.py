@@ -4,6 +4,7 @@ import tracemalloc
 
 import pytest
 
+from application.metrics import GetMetrics, MetricsStates, ShareFaults
 from domain.metrics import RequestSample
 from domain.metrics_report import report as report_of
 from infrastructure.memory.metrics import InMemoryMetrics
@@ -112,3 +113,41 @@ def test_memory_per_endpoint_does_not_grow_with_requests(clock: FakeClock) -> No
     finally:
         tracemalloc.stop()
     assert grown < 16_000  # bytes, for as many requests again
+
+
+async def test_an_unchanged_endpoint_gives_its_last_state_again_until_a_request_or_a_second_changes_it(
+    clock: FakeClock,
+) -> None:
+    metrics = InMemoryMetrics(clock, window_s=5)
+    clock.advance(10)  # past the window's length: the span of the window rate stays put
+    metrics.record(sample(0.010))
+    first = metrics.state().endpoints["GET /items"]
+    assert metrics.state().endpoints["GET /items"] is first
+
+    metrics.record(sample(0.020))
+    second = metrics.state().endpoints["GET /items"]
+    assert (second.count, second.window_count, second.max_us) == (2, 2, 20_000)
+
+    clock.advance(6)
+    emptied = metrics.state().endpoints["GET /items"]
+    assert (emptied.count, emptied.window_count) == (2, 0)
+    assert metrics.state().endpoints["GET /items"] is emptied
+
+
+async def test_a_read_reuses_the_figures_of_unchanged_endpoints_and_sees_every_change(clock: FakeClock) -> None:
+    metrics = InMemoryMetrics(clock, window_s=5)
+    read = GetMetrics(MetricsStates(metrics, None, ShareFaults(clock)))
+    clock.advance(10)
+    metrics.record(sample(0.010))
+    metrics.record(sample(0.010, endpoint="GET /other"))
+    first = await read()
+
+    metrics.record(sample(0.030))
+    second = await read()
+    assert second.endpoints["GET /other"] is first.endpoints["GET /other"]
+    assert (second.endpoints["GET /items"].count, second.endpoints["GET /items"].max_ms) == (2, 30.0)
+
+    clock.advance(6)
+    third = await read()
+    assert third.endpoints["GET /items"].window.count == 0
+    assert third == report_of([metrics.state()])  # the same figures as a summary made afresh

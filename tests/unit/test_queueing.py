@@ -4,6 +4,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.metrics import RequestSample
 from domain.metrics_report import report
@@ -113,3 +115,17 @@ def test_a_counts_window_forgets_whole_seconds_that_left_it() -> None:
     assert window.counts(13) == (0, 2)
     window.add(16, 0)
     assert window.counts(16) == (1, 0)
+
+
+@given(st.lists(st.tuples(st.integers(0, 9), st.one_of(st.none(), st.integers(0, 1))), max_size=60))
+def test_a_counts_window_read_at_any_pace_counts_exactly_its_last_seconds(steps: list[tuple[int, int | None]]) -> None:
+    window, second = CountsWindow(5, 2), 1_000
+    counted: list[tuple[int, int]] = []  # (second, kind)
+    for gap, kind in steps:
+        second += gap
+        if kind is None:
+            kept = [one for at, one in counted if at > second - 5]
+            assert window.counts(second) == (kept.count(0), kept.count(1))
+        else:
+            window.add(second, kind)
+            counted.append((second, kind))

@@ -1,12 +1,14 @@
 """Service level objectives: good and bad requests, burn rates over the multi-window pairs, short uptime, merging."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from application.metrics import prometheus_text
 from domain.metrics import RequestSample
 from domain.metrics_report import report
-from domain.slo import BurnWindow, Objective, SloSummary, latency_objective
+from domain.slo import WINDOWS, BurnWindow, MinuteRing, Objective, SloSummary, latency_objective
 from infrastructure.memory.metrics import InMemoryMetrics
 from presentation.settings import SettingsError, load_settings
 from tests.fakes import FakeClock
@@ -139,3 +141,31 @@ def test_a_bad_objective_is_refused_at_start_up(name: str, value: str) -> None:
 def test_objectives_from_the_environment() -> None:
     settings = load_settings({"PERFSHOP_SLO_AVAILABILITY": "99.9", "PERFSHOP_SLO_LATENCY": "99:300"})
     assert settings.objectives() == [AVAILABILITY, Objective("latency", 99.0, 300.0)]
+
+
+# Each step: how many minutes pass (some beyond the whole ring), then one request, good or bad, or None for a read.
+RING_STEPS = st.lists(
+    st.tuples(st.one_of(st.integers(0, 9), st.integers(0, 400)), st.one_of(st.none(), st.booleans())), max_size=40
+)
+
+
+@given(RING_STEPS)
+def test_the_minute_ring_counts_exactly_each_windows_last_minutes(steps: list[tuple[int, bool | None]]) -> None:
+    ring, minute = MinuteRing(), 10_000
+    counted: list[tuple[int, bool]] = []  # (minute, bad)
+    for gap, bad in steps:
+        minute += gap
+        if bad is None:
+            ring.advance(minute)
+            expected = [[one for at, one in counted if at > minute - length] for _, length in WINDOWS]
+            assert ring.lifetime() == (
+                [bad for _, bad in counted].count(False),
+                [bad for _, bad in counted].count(True),
+            )
+            assert ring.windows() == (
+                tuple(kept.count(False) for kept in expected),
+                tuple(kept.count(True) for kept in expected),
+            )
+        else:
+            ring.add(minute, bad)
+            counted.append((minute, bad))

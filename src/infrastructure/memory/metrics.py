@@ -39,16 +39,17 @@ class InMemoryMetrics(MetricsPort):
         if stats is None:
             stats = self._endpoints[sample.endpoint] = EndpointStats(self._window_s, self._apdex_t_s)
         now = self._now()
-        stats.record(sample, int(now))
+        felt = sample.felt()
+        stats.record(sample, int(now), felt)
         if self._objectives:
             minute = int(now // 60)
             for objective in self._objectives:
-                objective.record(sample.status, sample.felt(), minute)
+                objective.record(sample.status, felt, minute)
 
     def enter(self) -> None:
         """Count a request entering the app."""
         if self._loop is not None:
-            self._loop.enter(int(self._now()))
+            self._loop.enter()
 
     def leave(self) -> None:
         """Count a request leaving the app."""
