@@ -50,9 +50,9 @@ KINDS = {
 }
 
 
-def seed(database: Path, orders: int) -> None:
-    """Append the deterministic generated orders to a new SQLite file with `perfshop seed`."""
-    env = {**os.environ, "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+def seed(database_url: str, orders: int) -> None:
+    """Append the deterministic generated orders to the database with `perfshop seed` (a SQLite file is created)."""
+    env = {**os.environ, "PERFSHOP_DATABASE_URL": database_url}
     perfshop = Path(sys.executable).parent / "perfshop"
     subprocess.run(
         [perfshop, "seed", "--orders", str(orders), "--items", "0"], env=env, check=True, capture_output=True
@@ -86,11 +86,11 @@ def children(pid: int) -> list[int]:
     return [int(child) for child in path.read_text().split()] if path.exists() else []
 
 
-def perfshop(database: Path, *, pinned: bool) -> Server:
-    """`perfshop serve` on the file, as users run it."""
+def perfshop(database_url: str, *, pinned: bool) -> Server:
+    """`perfshop serve` on the database, as users run it."""
     port = free_port()
     env = {
-        "PERFSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "PERFSHOP_DATABASE_URL": database_url,
         "PERFSHOP_DEMO_ITEMS": "0",
         "PERFSHOP_DEMO_ORDERS": "0",
         "PERFSHOP_LOG_LEVEL": "WARNING",
@@ -290,8 +290,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         database = folder / "orders.db"
-        seed(database, orders)
-        servers = {"perfshop": perfshop(database, pinned=True), "perfshop 2 cores": perfshop(database, pinned=False)}
+        database_url = f"sqlite+aiosqlite:///{database}"
+        seed(database_url, orders)
+        servers = {
+            "perfshop": perfshop(database_url, pinned=True),
+            "perfshop 2 cores": perfshop(database_url, pinned=False),
+        }
         try:
             if args.peers and not args.smoke:
                 servers["textbook"] = textbook(Path(args.peers).resolve(), database, folder)
@@ -305,7 +309,7 @@ def main() -> None:
         print(f"{orders:,} orders, medians of {rounds} rotated rounds\n")
         report(times)
         if args.big and not args.smoke:
-            big = folder / "big.db"
+            big = f"sqlite+aiosqlite:///{folder / 'big.db'}"
             seed(big, args.big)
             server = perfshop(big, pinned=True)
             try:

@@ -1,5 +1,7 @@
 # 실행 방법: uv run python bench/pg_export_bench.py [--orders 1250000] [--rounds 5] [--big 5000000] [--smoke]
-"""CSV export from PostgreSQL over HTTP against `psql \\copy` writing the same rows, plus server memory growth."""
+"""CSV export from PostgreSQL over HTTP against `psql \\copy` of the plain rows and of the export's own SELECT, plus
+server memory growth and `/health` during an export. perfshop and psql are pinned to core 0, curl to core 1; the
+database server is not pinned."""
 
 import argparse
 import asyncio
@@ -13,19 +15,20 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.export_bench import CLIENT_CORE, SERVER_CORE, Server, http_export, memory_and_health, seed
+from bench.export_bench import CLIENT_CORE, SERVER_CORE, Peak, curl, health_during_export, perfshop, seed, url
 
 from domain.orders import Dialect
 from infrastructure.sqla.pg_orders import copy_sql
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 FILTERS = {
-    "all": ("", {}),
-    "2024": (" WHERE created_at >= '2024-01-01' AND created_at < '2025-01-01'", {"year": "2024"}),
+    "all": ("", ""),
+    "2024": (" WHERE created_at >= '2024-01-01' AND created_at < '2025-01-01'", "year=2024"),
 }
 
 
@@ -69,11 +72,11 @@ def psql_copy(dsn: str, query: str, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def rotated_rounds(server: Server, dsn: str, rounds: int, out: Path) -> dict[str, list[float]]:
+def rotated_rounds(server: Any, dsn: str, rounds: int, out: Path) -> dict[str, list[float]]:
     """Each peer once per round, the order rotated every round so that none always goes first."""
     peers: list[tuple[str, Callable[[], float]]] = []
-    for name, (where, params) in FILTERS.items():
-        peers.append((f"http {name}", lambda params=params: http_export(server, params)[0]))
+    for name, (where, query) in FILTERS.items():
+        peers.append((f"http {name}", lambda query=query: curl(url(server, query))[0]))
         if shutil.which("psql"):
             peers.append((f"psql {name}", lambda where=where: psql_copy(dsn, plain_select(where), out)))
             # The export's own SELECT (guard, empty strings, whole seconds): what the server's share costs.
@@ -86,14 +89,15 @@ def rotated_rounds(server: Server, dsn: str, rounds: int, out: Path) -> dict[str
     return times
 
 
-def growth_mb(url: str) -> tuple[float, float]:
+def growth_mb(database_url: str) -> tuple[float, float]:
     """RSS growth over idle (MB) of a freshly started server during one full export, and /health p99 (ms)."""
-    server = Server(url, 1000)
+    server = perfshop(database_url, pinned=True)
     try:
-        growth, _, p99 = memory_and_health(server)
+        with Peak(server) as peak:
+            _, p99 = health_during_export(server)
     finally:
         server.stop()
-    return growth, p99
+    return peak.growth_mb, p99
 
 
 def main() -> None:
@@ -116,30 +120,30 @@ def main() -> None:
     name = f"perfshop_bench_{uuid.uuid4().hex[:10]}"
     run_sql(ADMIN_URL, f'CREATE DATABASE "{name}"')
     dsn = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+    database_url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
     try:
-        seed(url, orders)
+        seed(database_url, orders)
         run_sql(dsn, "VACUUM ANALYZE orders")
         with tempfile.TemporaryDirectory() as folder:
-            server = Server(url, 1000)
+            server = perfshop(database_url, pinned=True)
             try:
                 times = rotated_rounds(server, dsn, rounds, Path(folder) / "out.csv")
             finally:
                 server.stop()
         print(f"\n{orders:,} orders, medians of {rounds} rotated rounds\n")
-        print("| peer | median s | rounds s | vs psql |\n|---|---:|---|---:|")
+        print("| peer | median s | rounds s | vs psql | vs psql-encoded |\n|---|---:|---|---:|---:|")
         for peer, values in times.items():
-            floor = times.get("psql " + peer.split()[1])
-            ratio = f"{statistics.median(values) / statistics.median(floor):.2f}x" if floor else "-"
+            floors = (times.get("psql " + peer.split()[1]), times.get("psql-encoded " + peer.split()[1]))
+            ratios = [f"{statistics.median(values) / statistics.median(f):.2f}x" if f else "-" for f in floors]
             rounds_text = " ".join(f"{value:.2f}" for value in values)
-            print(f"| {peer} | {statistics.median(values):.2f} | {rounds_text} | {ratio} |")
+            print(f"| {peer} | {statistics.median(values):.2f} | {rounds_text} | {' | '.join(ratios)} |")
         print("\n| orders in the database | RSS growth over idle MB | /health p99 ms |\n|---:|---:|---:|")
-        growth, p99 = growth_mb(url)
+        growth, p99 = growth_mb(database_url)
         print(f"| {orders:,} | {growth:.1f} | {p99:.1f} |")
         if args.big > orders and not args.smoke:
-            seed(url, args.big - orders)
+            seed(database_url, args.big - orders)
             run_sql(dsn, "VACUUM ANALYZE orders")
-            growth, p99 = growth_mb(url)
+            growth, p99 = growth_mb(database_url)
             print(f"| {args.big:,} | {growth:.1f} | {p99:.1f} |")
     finally:
         run_sql(ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
