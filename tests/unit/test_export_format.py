@@ -25,8 +25,8 @@ def row(**fields: object) -> OrderRow:
 
 def test_a_plain_row_and_the_header() -> None:
     assert encode_header(Dialect()) == b"id,customer_name,product,quantity,unit_price,status,created_at\n"
-    assert encode_rows([row()], Dialect()) == b"7,Kim,Mouse,2,19.90,paid,2024-03-05 07:08:09\n"
-    assert encode_rows([row(unit_price=329)], Dialect()) == b"7,Kim,Mouse,2,329.00,paid,2024-03-05 07:08:09\n"
+    assert encode_rows([row()], Dialect()) == b'7,"Kim","Mouse",2,19.90,"paid",2024-03-05 07:08:09\n'
+    assert encode_rows([row(unit_price=329)], Dialect()) == b'7,"Kim","Mouse",2,329.00,"paid",2024-03-05 07:08:09\n'
 
 
 @pytest.mark.parametrize(
@@ -37,12 +37,13 @@ def test_a_plain_row_and_the_header() -> None:
         ("Gift\nCard", Dialect(), '"Gift\nCard"'),
         ("Gift\rCard", Dialect(), '"Gift\rCard"'),
         ("a;b", Dialect(delimiter=";"), '"a;b"'),
-        ("a,b", Dialect(delimiter=";"), "a,b"),
+        ("a,b", Dialect(delimiter=";"), '"a,b"'),
         ("a\tb", Dialect("tsv", "\t"), '"a\tb"'),
-        ("노트북 거치대", Dialect(), "노트북 거치대"),
+        ("노트북 거치대", Dialect(), '"노트북 거치대"'),
+        ("", Dialect(), '""'),
     ],
 )
-def test_fields_are_quoted_by_rfc_4180_rules(product: str, dialect: Dialect, field: str) -> None:
+def test_text_cells_are_always_quoted_with_quotes_doubled(product: str, dialect: Dialect, field: str) -> None:
     line = encode_rows([row(product=product)], dialect).decode()
     assert f"{dialect.delimiter}{field}{dialect.delimiter}" in line
 
@@ -55,25 +56,25 @@ def test_fields_are_quoted_by_rfc_4180_rules(product: str, dialect: Dialect, fie
         ("-minus", "'-minus"),
         ("@admin", "'@admin"),
         ("\tTab", "'\tTab"),
-        ("\rCR", '"\'\rCR"'),
-        ("=a,b", '"\'=a,b"'),
+        ("\rCR", "'\rCR"),
+        ("=a,b", "'=a,b"),
         ("Kim=Lee", "Kim=Lee"),
     ],
 )
 def test_the_formula_guard_prefixes_a_quote_by_default_and_can_be_off(name: str, guarded: str) -> None:
     on = encode_rows([row(customer_name=name)], Dialect()).decode()
     off = encode_rows([row(customer_name=name)], Dialect(formula_guard=False)).decode()
-    assert on.startswith(f"7,{guarded},")
-    assert "'" not in off
+    assert on.startswith(f'7,"{guarded}",')
+    assert off.startswith(f'7,"{name}",')
 
 
-def test_the_guard_mark_is_quoted_when_it_is_the_delimiter() -> None:
+def test_the_guard_mark_sits_inside_the_quotes_when_it_is_the_delimiter() -> None:
     assert encode_rows([row(customer_name="=x")], Dialect(delimiter="'")).decode().startswith("7'\"'=x\"'")
 
 
 def test_a_delimiter_inside_numbers_and_dates_quotes_them() -> None:
     line = encode_rows([row()], Dialect(delimiter="-")).decode()
-    assert line == '7-Kim-Mouse-2-19.90-paid-"2024-03-05 07:08:09"\n'
+    assert line == '7-"Kim"-"Mouse"-2-19.90-"paid"-"2024-03-05 07:08:09"\n'
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.orders import FORMULA_STARTS, QUOTE_TRIGGERS, Dialect, EncodedBatch, Period
+from domain.orders import FORMULA_STARTS, Dialect, EncodedBatch, Period
 from domain.ports import OrderStreamPort
 from infrastructure.sqla.engine import driver_connection, free_connections, run_read
 from infrastructure.sqla.errors import database_errors
@@ -40,21 +40,15 @@ def _literal(char: str) -> str:
     return f"'{char}'" if char.isprintable() else f"char({ord(char)})"
 
 
-def _text_field(column: str, dialect: Dialect) -> str:
-    """SQL that encodes a text column exactly as `domain.orders.encode_field(..., guard=True)`."""
-    needs_quotes = " OR ".join(f"instr({column}, {_literal(c)})" for c in (dialect.delimiter, *QUOTE_TRIGGERS))
-    quoted = f"""'"' || replace({column}, '"', '""') || '"'"""
+def _text_field(column: str, dialect: Dialect) -> tuple[str, str]:
+    """A printf spec and arguments that encode a text column exactly as `domain.orders.encode_text`.
+
+    `%w` doubles the quotes inside the value; the guard costs one `unicode()` of the first character.
+    """
     if not dialect.formula_guard:
-        return f"CASE WHEN {needs_quotes} THEN {quoted} ELSE {column} END"
-    starts = "".join(FORMULA_STARTS).replace("-", "") + "-"  # '-' last: a literal inside a GLOB class
-    # The guard's own quote needs quoting when the delimiter is a quote mark.
-    guarded_needs = "1" if dialect.delimiter == "'" else needs_quotes
-    guarded_quoted = f"""'"''' || replace({column}, '"', '""') || '"'"""
-    return (
-        f"CASE WHEN {column} GLOB '[{starts}]*' THEN "
-        f"CASE WHEN {guarded_needs} THEN {guarded_quoted} ELSE '''' || {column} END "
-        f"WHEN {needs_quotes} THEN {quoted} ELSE {column} END"
-    )
+        return '"%w"', column
+    starts = ", ".join(str(ord(char)) for char in FORMULA_STARTS)
+    return '"%s%w"', f"CASE WHEN unicode({column}) IN ({starts}) THEN '''' ELSE '' END, {column}"
 
 
 def _plain_field(spec: str, expr: str, dialect: Dialect) -> tuple[str, str]:
@@ -71,11 +65,11 @@ def row_sql(dialect: Dialect) -> str:
         return _JSON_LINE
     fields = [
         _plain_field("%d", "id", dialect),
-        ("%s", _text_field("customer_name", dialect)),
-        ("%s", _text_field("product", dialect)),
+        _text_field("customer_name", dialect),
+        _text_field("product", dialect),
         _plain_field("%d", "quantity", dialect),
         _plain_field("%.2f", "unit_price", dialect),
-        ("%s", _text_field("status", dialect)),
+        _text_field("status", dialect),
         _plain_field("%s", "created_at", dialect),
     ]
     separator = dialect.delimiter.replace("%", "%%").replace("'", "''")
