@@ -53,11 +53,16 @@ class ShareFaults:
 
 @dataclass(frozen=True, slots=True)
 class Coverage:
-    """The processes' states a read covers, the scope it answers for, and why a cluster read fell back."""
+    """The processes' states a read covers, the scope it answers for, and why a cluster read fell back.
+
+    A read of this process alone carries its endpoints' `summaries`, read from the live counts; its state then has
+    no bucket spans, and is never merged.
+    """
 
     states: list[ProcessMetrics]
     scope: Scope = "local"
     fallback: str | None = None
+    summaries: dict[str, EndpointSummary] | None = None
 
 
 class MetricsStates:
@@ -77,26 +82,28 @@ class MetricsStates:
         if self._share is None:
             if scope == "cluster":
                 raise InvalidInput("scope", "scope=cluster needs PERFSHOP_REDIS_URL: this process shares no metrics")
-            return Coverage([self._metrics.state()])
+            return self._own()
         if scope == "local":
-            return Coverage([self._metrics.state()])
+            return self._own()
         try:
             published = await self._share.live()
         except Unavailable as error:
             self._faults.warn("reading", error)
-            return Coverage(
-                [self._metrics.state()], fallback=f"the metrics share is unavailable ({error}); this process only"
-            )
+            return self._own(f"the metrics share is unavailable ({error}); this process only")
         own = self._metrics.state()
         return Coverage([own, *(state for state in published if state.process != own.process)], "cluster")
+
+    def _own(self, fallback: str | None = None) -> Coverage:
+        figures = self._metrics.figures()
+        return Coverage([figures.state], fallback=fallback, summaries=figures.endpoints)
 
 
 class GetMetrics:
     """Per-endpoint lifetime and window figures, the five slowest endpoints and the request rates.
 
-    One read for this process and for a cluster: every covered process's bucket maps merged endpoint by
-    endpoint, giving the event loop back after every SLICE_ENTRIES bucket counts read, so that a large
-    cluster never stalls the requests being served.
+    A read of this process alone takes the summaries it reads from its live counts. A cluster read merges every
+    covered process's bucket spans endpoint by endpoint, giving the event loop back after every SLICE_ENTRIES
+    bucket counts read, so that a large cluster never stalls the requests being served.
     """
 
     def __init__(self, states: MetricsStates) -> None:
@@ -107,6 +114,8 @@ class GetMetrics:
 
     async def __call__(self, scope: Scope | None = None) -> MetricsReport:
         coverage = await self._states(scope)
+        if coverage.summaries is not None:
+            return document(coverage.states, coverage.summaries, scope=coverage.scope, cluster_error=coverage.fallback)
         endpoints: dict[str, EndpointSummary] = {}
         entries = 0
         for name, group in by_endpoint(coverage.states).items():

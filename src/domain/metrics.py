@@ -1,13 +1,12 @@
-"""Request samples, their per-endpoint recording in constant memory (lifetime and sliding-window histograms,
-status classes), and the mergeable state and report documents built from it."""
+"""Request samples, and the mergeable state and report documents built from their per-endpoint recording."""
 
-from bisect import bisect_left
+from typing import NamedTuple
 
 from msgspec import Struct
 
 from domain.event_loop import EventLoopState, EventLoopSummary
-from domain.histogram import Histogram, Span, bucket_of
-from domain.queueing import CountsWindow, Timings, TimingState, apdex_zone
+from domain.histogram import Span
+from domain.queueing import TimingState
 from domain.slo import SloState, SloSummary
 
 UNMATCHED = "<unmatched>"
@@ -160,104 +159,9 @@ def split_endpoint(endpoint: str) -> tuple[str, str]:
     return ("*", UNMATCHED) if endpoint == UNMATCHED else (method, route)
 
 
-class EndpointStats:
-    """Everything kept about one endpoint; memory does not grow with the number of requests."""
+class LocalFigures(NamedTuple):
+    """A read of this process alone: its state with every bucket span left empty (what the document's rates, loop
+    and objectives read; never merged nor published) and each endpoint's summary, read from the live counts."""
 
-    __slots__ = (
-        "apdex",
-        "apdex_t",
-        "e2e",
-        "queue",
-        "series",
-        "service",
-        "taken",
-        "taken_as_of",
-        "ttfb",
-        "window_apdex",
-    )
-
-    def __init__(self, window_s: int, apdex_t_s: float = 0.1) -> None:
-        self.apdex_t = apdex_t_s
-        self.apdex = [0, 0, 0]
-        self.window_apdex = CountsWindow(window_s, 3)
-        self.service = Timings(window_s)  # until the last byte
-        self.queue: Timings | None = None
-        self.e2e: Timings | None = None
-        self.ttfb: Histogram | None = None
-        self.series: dict[int, _Series] = {}  # by status // 100
-        # The last state taken, and what it was taken from: a read that finds nothing changed reuses it.
-        self.taken: EndpointState | None = None
-        self.taken_as_of: tuple[object, ...] = ()
-
-    def record(self, sample: RequestSample, second: int, felt: float) -> None:
-        """Add one request that finished during `second`; `felt` is `sample.felt()`."""
-        seconds = sample.seconds
-        self.service.add(seconds, second)
-        hundreds = sample.status // 100
-        series = self.series.get(hundreds) or self.series.setdefault(hundreds, _Series())
-        series.count += 1
-        series.seconds += seconds
-        series.buckets[bisect_left(EXPOSED_BOUNDS, seconds)] += 1
-        if sample.ttfb is not None:
-            ttfb = self.ttfb or Histogram()
-            ttfb.add(bucket_of(round(sample.ttfb * 1_000_000)))
-            self.ttfb = ttfb
-        queue = sample.queue
-        if queue is not None:
-            if self.queue is None or self.e2e is None:
-                self.queue, self.e2e = Timings(self.service.window.seconds), Timings(self.service.window.seconds)
-            self.queue.add(queue, second)
-            self.e2e.add(queue + seconds, second)  # its own end-to-end time: never a sum of percentiles
-        zone = apdex_zone(felt, sample.status, self.apdex_t)
-        self.apdex[zone] += 1
-        self.window_apdex.add(second, zone)
-
-    def state(self, second: int, window_span: float) -> EndpointState:
-        """The mergeable figures as of `second`; the window rate is over `window_span` seconds.
-
-        Unchanged since the last state (no request recorded, nothing left a window, the same span), it is that
-        state again: an idle endpoint costs a read almost nothing.
-        """
-        timings = [timing for timing in (self.service, self.queue, self.e2e) if timing is not None]
-        for timing in timings:
-            timing.window.advance(second)
-        window_apdex = self.window_apdex.counts(second)
-        as_of = (self.service.histogram.total, window_span, window_apdex, *(one.window.dropped for one in timings))
-        if self.taken is None or as_of != self.taken_as_of:
-            self.taken, self.taken_as_of = self._take(second, window_span, window_apdex), as_of
-        return self.taken
-
-    def _take(self, second: int, window_span: float, window_apdex: tuple[int, ...]) -> EndpointState:
-        service = self.service
-        window = service.window
-        series = tuple(
-            StatusSeries(status_class=f"{hundreds}xx", count=one.count, sum_s=one.seconds, buckets=tuple(one.buckets))
-            for hundreds, one in sorted(self.series.items())
-        )
-        count = service.histogram.total
-        return EndpointState(
-            count=count,
-            micros=service.micros,
-            min_us=service.min_us if count else 0,
-            max_us=service.max_us,
-            buckets=service.histogram.span(),
-            window_count=window.count,
-            window_micros=window.micros,
-            window_buckets=window.histogram.span(),
-            window_rps=window.count / window_span if window_span > 0 else 0.0,
-            series=series,
-            ttfb=self.ttfb.span() if self.ttfb else None,
-            apdex=tuple(self.apdex),
-            window_apdex=window_apdex,
-            queue=self.queue.state(second) if self.queue else None,
-            e2e=self.e2e.state(second) if self.e2e else None,
-        )
-
-
-class _Series:
-    __slots__ = ("buckets", "count", "seconds")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.seconds = 0.0
-        self.buckets = [0] * (len(EXPOSED_BOUNDS) + 1)
+    state: ProcessMetrics
+    endpoints: dict[str, EndpointSummary]

@@ -1,6 +1,7 @@
 """The figures of one or several processes' metrics states: bucket-wise merging, percentiles, rates, top-N."""
 
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from domain.event_loop import merge_event_loops, summarize_event_loop
 from domain.histogram import Span, add_spans, percentiles_ms
@@ -14,7 +15,14 @@ from domain.metrics import (
     StatusSeries,
     WindowSummary,
 )
-from domain.queueing import REJECTIONS, apdex, merge_timings, timing_figures
+from domain.queueing import (
+    REJECTIONS,
+    TimingPercentiles,
+    apdex,
+    merge_timings,
+    timing_figures,
+    timing_percentiles,
+)
 from domain.slo import SloState, merge_slo, summarize_slo
 
 
@@ -114,15 +122,39 @@ def _sum_counts(counts: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
     return tuple(sum(kind) for kind in zip(*counts, strict=True))
 
 
-def summarize(state: EndpointState) -> EndpointSummary:
-    """An endpoint's lifetime and window figures (times to the last byte, in ms) and its status classes."""
-    p50, p95, p99 = percentiles_ms(state.buckets, state.min_us, state.max_us)
-    w50, w95, w99 = percentiles_ms(state.window_buckets, state.min_us, state.max_us)
-    t50, t95, t99 = percentiles_ms(state.ttfb) if state.ttfb else (None, None, None)
+class EndpointPercentiles(NamedTuple):
+    """An endpoint's PERCENTS percentiles in ms: time to the last byte (lifetime and window, kept within its
+    extremes), time to the first byte, queue and end-to-end times (None while not recorded)."""
+
+    lifetime: list[float | None]
+    window: list[float | None]
+    ttfb: list[float | None] | None
+    queue: TimingPercentiles | None
+    e2e: TimingPercentiles | None
+
+
+def state_percentiles(state: EndpointState) -> EndpointPercentiles:
+    """The percentiles of a state's buckets."""
+    return EndpointPercentiles(
+        lifetime=percentiles_ms(state.buckets, state.min_us, state.max_us),
+        window=percentiles_ms(state.window_buckets, state.min_us, state.max_us),
+        ttfb=percentiles_ms(state.ttfb) if state.ttfb else None,
+        queue=timing_percentiles(state.queue) if state.queue else None,
+        e2e=timing_percentiles(state.e2e) if state.e2e else None,
+    )
+
+
+def summarize(state: EndpointState, percentiles: EndpointPercentiles | None = None) -> EndpointSummary:
+    """An endpoint's lifetime and window figures (times to the last byte, in ms) and its status classes; the
+    percentiles are those given, else those of the state's buckets."""
+    known = percentiles or state_percentiles(state)
+    p50, p95, p99 = known.lifetime
+    w50, w95, w99 = known.window
+    t50, t95, t99 = known.ttfb or (None, None, None)
     status = dict.fromkeys(STATUS_CLASSES, 0)
     status.update((series.status_class, series.count) for series in state.series)
     count = state.window_count
-    queue, e2e = timing_figures(state.queue), timing_figures(state.e2e)
+    queue, e2e = timing_figures(state.queue, known.queue), timing_figures(state.e2e, known.e2e)
     return EndpointSummary(
         count=state.count,
         avg_ms=round(state.micros / state.count / 1000, 3) if state.count else 0.0,

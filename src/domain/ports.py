@@ -5,7 +5,7 @@ from typing import Protocol, TypeVar
 
 from domain.caching import Absence, Absent, CacheStats
 from domain.items import Item, ItemPage, ItemPatch, NewItem
-from domain.metrics import ProcessMetrics, RequestSample
+from domain.metrics import LocalFigures, ProcessMetrics, RequestSample
 from domain.order_stats import StatusTotal
 from domain.orders import Dialect, EncodedBatch, Period
 from domain.queueing import Rejection
@@ -175,7 +175,12 @@ class MetricsPort(Protocol):
         ...
 
     def state(self) -> ProcessMetrics:
-        """Everything recorded so far, as of now: what /metrics reads and what the process publishes."""
+        """Everything recorded so far, as of now: what the process publishes and a cluster read merges."""
+        ...
+
+    def figures(self) -> LocalFigures:
+        """What a read of this process alone needs, as of now: its state without bucket spans, and each endpoint's
+        summary read from the live counts (no span is copied)."""
         ...
 
 

@@ -151,17 +151,24 @@ class Timings:
         if micros < self.min_us:
             self.min_us = micros
 
-    def state(self, second: int) -> TimingState:
-        """The mergeable figures as of `second`."""
+    def state(self, second: int, spans: bool = True) -> TimingState:
+        """The mergeable figures as of `second`; without `spans`, the buckets are left empty (for a read of this
+        process alone, which takes its percentiles from `percentiles()`)."""
         self.window.advance(second)
         return TimingState(
             count=self.histogram.total,
             micros=self.micros,
             max_us=self.max_us,
-            buckets=self.histogram.span(),
+            buckets=self.histogram.span() if spans else Span(),
             window_count=self.window.count,
             window_micros=self.window.micros,
-            window_buckets=self.window.histogram.span(),
+            window_buckets=self.window.histogram.span() if spans else Span(),
+        )
+
+    def percentiles(self) -> "TimingPercentiles":
+        """The lifetime and window percentiles in ms, from the live counts (the window as last advanced)."""
+        return TimingPercentiles(
+            self.histogram.percentiles_ms(0, self.max_us), self.window.histogram.percentiles_ms(0, self.max_us)
         )
 
 
@@ -180,6 +187,20 @@ def merge_timings(states: list[TimingState]) -> TimingState | None:
     )
 
 
+class TimingPercentiles(NamedTuple):
+    """A kind of time's PERCENTS percentiles in ms, kept within 0 and its maximum: lifetime, then window."""
+
+    lifetime: list[float | None]
+    window: list[float | None]
+
+
+def timing_percentiles(state: TimingState) -> TimingPercentiles:
+    """The percentiles of a state's buckets."""
+    return TimingPercentiles(
+        percentiles_ms(state.buckets, 0, state.max_us), percentiles_ms(state.window_buckets, 0, state.max_us)
+    )
+
+
 class TimingFigures(NamedTuple):
     """A kind of time's figures in ms: lifetime average, maximum and percentiles, then the window's percentiles."""
 
@@ -193,12 +214,11 @@ class TimingFigures(NamedTuple):
     window_p99: float | None
 
 
-def timing_figures(state: TimingState | None) -> TimingFigures:
-    """The figures of a kind of time; all None when nothing was recorded."""
+def timing_figures(state: TimingState | None, percentiles: TimingPercentiles | None = None) -> TimingFigures:
+    """The figures of a kind of time, with its percentiles when known (else those of its buckets); all None when
+    nothing was recorded."""
     if state is None or not state.count:
         return TimingFigures(None, None, None, None, None, None, None, None)
-
-    lifetime = percentiles_ms(state.buckets, 0, state.max_us)
-    window = percentiles_ms(state.window_buckets, 0, state.max_us)
+    lifetime, window = percentiles or timing_percentiles(state)
     average = round(min(state.micros / state.count, state.max_us) / 1000, 3)
     return TimingFigures(average, round(state.max_us / 1000, 3), *lifetime, *window)

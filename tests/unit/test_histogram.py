@@ -15,6 +15,7 @@ from domain.histogram import (
     add_spans,
     bucket_bounds,
     bucket_of,
+    percentiles_ms,
     percentiles_of,
 )
 
@@ -121,3 +122,49 @@ def test_a_window_holds_exactly_the_values_of_its_last_seconds_however_often_it_
         else:
             window.add(seconds, index, index)
             recorded.append((seconds, index))
+
+
+# Each step adds values (small and large ones, so that the percentiles jump across groups as well as creep),
+# forgets a share of those added so far, or reads within bounds: its numbers say which values, share or bounds.
+LIVE_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "forget", "read"]),
+        st.lists(st.one_of(st.integers(0, 2**12), st.integers(0, 2**31)), min_size=2, max_size=40),
+    ),
+    max_size=40,
+)
+
+
+@given(LIVE_STEPS)
+def test_percentiles_read_from_the_live_counts_equal_those_of_the_span_after_any_changes(
+    steps: list[tuple[str, list[int]]],
+) -> None:
+    histogram, added = Histogram(), []
+    for action, numbers in steps:
+        if action == "add":
+            added += [bucket_of(value) for value in numbers]
+            for index in added[-len(numbers) :]:
+                histogram.add(index)
+        elif action == "forget":
+            share = len(added) * (numbers[0] % 101) // 100
+            forgotten, added = added[:share], added[share:]
+            times: dict[int, int] = {}
+            for index in forgotten:
+                times[index] = times.get(index, 0) + 1
+            histogram.forget(times)
+        else:
+            lowest, highest = sorted(numbers[:2])
+            assert histogram.percentiles_ms(lowest, highest) == percentiles_ms(histogram.span(), lowest, highest)
+        assert histogram.percentiles_ms() == percentiles_ms(histogram.span())
+
+
+def test_live_percentiles_match_the_exact_ones_of_the_span_on_lognormal_traffic_read_every_second() -> None:
+    rng, window = random.Random(3), SlidingWindow(60)
+    for second in range(300):
+        for _ in range(rng.randrange(0, 60)):
+            micros = int(rng.lognormvariate(math.log(40_000 if second < 150 else 4_000), 0.7))
+            window.add(second, bucket_of(micros), micros)
+        window.advance(second)
+        live = window.histogram.percentiles_ms()
+        exact = percentiles_of(window.histogram.span(), (50, 95, 99))
+        assert live == [None if value is None else round(value / 1000, 3) for value in exact]

@@ -1,12 +1,16 @@
 """InMemoryMetrics with a fake clock: lifetime and window figures, rates, status classes, TTFB and memory."""
 
+import math
+import random
 import tracemalloc
 
+import msgspec
 import pytest
 
 from application.metrics import GetMetrics, MetricsStates, ShareFaults
 from domain.metrics import RequestSample
 from domain.metrics_report import report as report_of
+from domain.slo import Objective
 from infrastructure.memory.metrics import InMemoryMetrics
 from tests.fakes import FakeClock
 
@@ -151,3 +155,29 @@ async def test_a_read_reuses_the_figures_of_unchanged_endpoints_and_sees_every_c
     third = await read()
     assert third.endpoints["GET /items"].window.count == 0
     assert third == report_of([metrics.state()])  # the same figures as a summary made afresh
+
+
+async def test_a_read_of_this_process_gives_the_figures_of_its_full_state_under_changing_traffic(
+    clock: FakeClock,
+) -> None:
+    """The local read takes its percentiles from the live counts; the full state's spans must give the same."""
+    rng = random.Random(5)
+    metrics = InMemoryMetrics(clock, window_s=10, objectives=[Objective("availability", 99.9)])
+    read = GetMetrics(MetricsStates(metrics, None, ShareFaults(clock)))
+    for second in range(40):
+        slow = 1.0 if second < 20 else 0.05  # the percentiles move down across many groups, then creep
+        for _ in range(rng.randrange(0, 30)):
+            endpoint = rng.choice(["GET /items", "GET /orders", "GET /export"])
+            metrics.record(
+                RequestSample(
+                    endpoint=endpoint,
+                    status=rng.choice([200, 200, 404, 500]),
+                    seconds=rng.lognormvariate(math.log(slow * 0.02), 0.8),
+                    ttfb=rng.uniform(0, 0.01) if endpoint == "GET /export" else None,
+                    queue=rng.expovariate(500) if endpoint != "GET /items" else None,
+                )
+            )
+            clock.advance(rng.uniform(0, 0.05))
+        clock.advance(rng.choice([0.0, 0.5, 1.0, 3.0]))
+        local = await read("local")
+        assert msgspec.json.encode(local) == msgspec.json.encode(report_of([metrics.state()]))

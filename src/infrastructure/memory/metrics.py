@@ -2,8 +2,9 @@
 
 from collections.abc import Sequence
 
+from domain.endpoint_stats import EndpointStats
 from domain.event_loop import EventLoopStats
-from domain.metrics import EndpointStats, ProcessMetrics, RequestSample
+from domain.metrics import EndpointState, LocalFigures, ProcessMetrics, RequestSample
 from domain.ports import Clock, MetricsPort
 from domain.queueing import REJECTIONS, Rejection
 from domain.slo import Objective, SloCounter
@@ -68,9 +69,21 @@ class InMemoryMetrics(MetricsPort):
     def state(self) -> ProcessMetrics:
         """Every endpoint's figures now; the window rate divides by the window or, early on, by the uptime."""
         now = self._clock()
+        span = min(now - self._started, self._window_s)
+        return self._process_state(now, {name: stats.state(int(now), span) for name, stats in self._endpoints.items()})
+
+    def figures(self) -> LocalFigures:
+        """This process's state without bucket spans and its endpoints' summaries, read from the live counts."""
+        now = self._clock()
+        span = min(now - self._started, self._window_s)
+        figures = {name: stats.figures(int(now), span) for name, stats in self._endpoints.items()}
+        return LocalFigures(
+            self._process_state(now, {name: state for name, (state, _) in figures.items()}),
+            {name: summary for name, (_, summary) in figures.items()},
+        )
+
+    def _process_state(self, now: float, endpoints: dict[str, EndpointState]) -> ProcessMetrics:
         uptime = now - self._started
-        span = min(uptime, self._window_s)
-        endpoints = {name: stats.state(int(now), span) for name, stats in self._endpoints.items()}
         loop = None if self._loop is None else self._loop.state(int(now))
         return ProcessMetrics(
             process=self._process,
