@@ -176,4 +176,8 @@ async def publish_every(publish: PublishMetrics, interval_s: float) -> None:
     """Publish this process's metrics state now and then every `interval_s`, until cancelled."""
     while True:
         await publish()
+        # Python 3.11's asyncio.wait_for, inside the Redis client, loses a cancellation that arrives as the call it
+        # waits for completes; the request stays noted on the task, so honour it here, or shutdown would wait forever.
+        if (task := asyncio.current_task()) is not None and task.cancelling():
+            raise asyncio.CancelledError
         await asyncio.sleep(interval_s)

@@ -1,6 +1,7 @@
 """Merging the metrics states of several processes, and the reads that choose which processes they cover."""
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
@@ -11,9 +12,10 @@ import pytest
 from application.metrics import SLICE_ENTRIES, GetMetrics, MetricsStates, PublishMetrics, ShareFaults
 from domain.errors import InvalidInput
 from domain.histogram import Span
-from domain.metrics import RequestSample
+from domain.metrics import ProcessMetrics, RequestSample
 from domain.metrics_report import bucket_entries, by_endpoint, merge, report
 from infrastructure.memory.metrics import InMemoryMetrics
+from presentation.app import publish_every
 from tests.fakes import FakeClock, FakeMetricsShare
 
 ENDPOINT = "GET /items/{item_id}"
@@ -181,3 +183,30 @@ async def test_a_large_cluster_read_gives_the_event_loop_back_between_bounded_sl
     assert entries > 5 * SLICE_ENTRIES  # big enough to need slicing
     assert turns >= entries // SLICE_ENTRIES  # so no slice read much more than SLICE_ENTRIES bucket counts
     assert document == report(states, scope="cluster")
+
+
+class LosesCancellation(FakeMetricsShare):
+    """A share whose publication swallows a cancellation, as Python 3.11's asyncio.wait_for in the Redis client
+    does when the call it waits for completes as the cancellation arrives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.publishing = asyncio.Event()
+
+    async def publish(self, state: ProcessMetrics) -> None:
+        self.publishing.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()  # until cancelled
+
+
+async def test_publishing_stops_on_cancel_even_when_the_client_loses_the_cancellation() -> None:
+    share = LosesCancellation()
+    publish = PublishMetrics(InMemoryMetrics(FakeClock()), share, ShareFaults(FakeClock()))
+    task = asyncio.create_task(publish_every(publish, 3600))
+    await share.publishing.wait()
+
+    task.cancel()
+
+    done, _ = await asyncio.wait([task], timeout=60)
+    assert task in done
+    assert task.cancelled()
