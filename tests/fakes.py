@@ -8,6 +8,7 @@ from typing import Any
 from dishka import Provider, Scope, provide
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.counters import Counters, add_counters, counters_of
 from domain.errors import Unavailable
 from domain.items import Item, ItemPage, ItemPatch, NewItem
 from domain.metrics import ProcessMetrics
@@ -189,10 +190,12 @@ class ParkedRow:
 
 
 class FakeMetricsShare(MetricsSharePort):
-    """Published states by process, all live; while `failing` is set every call raises Unavailable."""
+    """Published states by process, all live, and the departed ones' counters; while `failing` is set every call
+    raises Unavailable."""
 
     def __init__(self) -> None:
         self.states: dict[str, ProcessMetrics] = {}
+        self.departed: list[Counters] = []
         self.failing = False
 
     async def publish(self, state: ProcessMetrics) -> None:
@@ -202,6 +205,15 @@ class FakeMetricsShare(MetricsSharePort):
     async def live(self) -> list[ProcessMetrics]:
         self._check()
         return list(self.states.values())
+
+    async def totals(self) -> Counters:
+        self._check()
+        return add_counters([*self.departed, *map(counters_of, self.states.values())])
+
+    async def leave(self, state: ProcessMetrics) -> None:
+        self._check()
+        self.states.pop(state.process, None)
+        self.departed.append(counters_of(state))
 
     def _check(self) -> None:
         if self.failing:

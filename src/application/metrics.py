@@ -1,4 +1,5 @@
-"""Use cases reading the request metrics (this process's or every live process's) and publishing this process's."""
+"""Use cases reading the request metrics (this process's or every live process's), publishing this process's and
+leaving the cluster on a clean stop."""
 
 import asyncio
 import logging
@@ -6,14 +7,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from domain.errors import InvalidInput, Unavailable
-from domain.event_loop import LAG_BOUNDS
 from domain.metrics import (
-    EXPOSED_BOUNDS,
     EndpointState,
     EndpointSummary,
     MetricsReport,
     ProcessMetrics,
-    split_endpoint,
 )
 from domain.metrics_report import bucket_entries, by_endpoint, document, merge, summarize
 from domain.ports import Clock, MetricsPort, MetricsSharePort
@@ -22,12 +20,6 @@ logger = logging.getLogger("perfshop.metrics")
 
 Scope = Literal["local", "cluster"]
 
-_REQUESTS = "perfshop_http_requests_total"
-_DURATION = "perfshop_http_request_duration_seconds"
-_LAG = "perfshop_event_loop_lag_seconds"
-_IN_FLIGHT = "perfshop_http_requests_in_flight"
-_SLO_GOOD = "perfshop_slo_good_requests_total"
-_SLO_BAD = "perfshop_slo_bad_requests_total"
 _WARN_EVERY_S = 60.0
 # About a millisecond of merging and percentiles between two returns to the event loop.
 SLICE_ENTRIES = 10_000
@@ -133,16 +125,6 @@ class GetMetrics:
         return document(coverage.states, endpoints, scope=coverage.scope, cluster_error=coverage.fallback)
 
 
-class GetPrometheusMetrics:
-    """The same figures in the Prometheus text format 0.0.4, one series set per process."""
-
-    def __init__(self, states: MetricsStates) -> None:
-        self._states = states
-
-    async def __call__(self, scope: Scope | None = None) -> str:
-        return prometheus_text((await self._states(scope)).states)
-
-
 class PublishMetrics:
     """Publish this process's state for the other processes' readers; a share fault is logged, never raised."""
 
@@ -159,6 +141,16 @@ class PublishMetrics:
         except Unavailable as error:
             self._faults.warn("publishing", error)
 
+    async def leave(self) -> None:
+        """On a clean stop, fold this process's last counters into the cluster's totals now rather than once its
+        publication expires; on a share fault the next reader folds them after the expiry instead."""
+        if self._share is None:
+            return
+        try:
+            await self._share.leave(self._metrics.state())
+        except Unavailable as error:
+            self._faults.warn("leaving", error)
+
 
 class SampleLoopLag:
     """Sleep a fixed interval again and again, and record each time how much later than asked the loop woke."""
@@ -174,72 +166,3 @@ class SampleLoopLag:
             asked = self._clock() + self._interval_s
             await self._clock.sleep(self._interval_s)
             self._metrics.lag(self._clock() - asked)
-
-
-def prometheus_text(states: list[ProcessMetrics]) -> str:
-    """A request counter and a duration histogram by process, method, route template and status class; the loop
-    lag histogram and the requests in the app by process; good and bad requests of each objective by process."""
-    counter = [
-        f"# HELP {_REQUESTS} Requests answered, by process, method, route template and status class.",
-        f"# TYPE {_REQUESTS} counter",
-    ]
-    histogram = [
-        f"# HELP {_DURATION} Time until the last byte of the response, by process, method, route template and "
-        "status class.",
-        f"# TYPE {_DURATION} histogram",
-    ]
-    uptime = [
-        "# HELP perfshop_uptime_seconds Seconds since the process's metrics started.",
-        "# TYPE perfshop_uptime_seconds gauge",
-    ]
-    lag = [
-        f"# HELP {_LAG} How much later than asked the event loop woke a sleeping task, by process.",
-        f"# TYPE {_LAG} histogram",
-    ]
-    in_flight = [
-        f"# HELP {_IN_FLIGHT} Requests inside the app now, by process.",
-        f"# TYPE {_IN_FLIGHT} gauge",
-    ]
-    good = [
-        f"# HELP {_SLO_GOOD} Requests that met a service level objective, by process and objective.",
-        f"# TYPE {_SLO_GOOD} counter",
-    ]
-    bad = [
-        f"# HELP {_SLO_BAD} Requests that spent a service level objective's error budget, by process and objective.",
-        f"# TYPE {_SLO_BAD} counter",
-    ]
-    for state in sorted(states, key=lambda one: one.process):
-        process = f'process="{_escape(state.process)}"'
-        for endpoint, data in sorted(state.endpoints.items()):
-            method, route = split_endpoint(endpoint)
-            for series in data.series:
-                where = f'method="{_escape(method)}",route="{_escape(route)}"'
-                labels = f'{process},{where},status_class="{series.status_class}"'
-                counter.append(f"{_REQUESTS}{{{labels}}} {series.count}")
-                histogram += _histogram_lines(_DURATION, labels, EXPOSED_BOUNDS, series.buckets, series.sum_s)
-        uptime.append(f"perfshop_uptime_seconds{{{process}}} {state.uptime_s!r}")
-        loop = state.event_loop
-        if loop is not None:
-            lag += _histogram_lines(_LAG, process, LAG_BOUNDS, loop.exposed, loop.lag.micros / 1_000_000)
-            in_flight.append(f"{_IN_FLIGHT}{{{process}}} {loop.in_flight}")
-        for objective in state.slo:
-            good.append(f'{_SLO_GOOD}{{{process},objective="{objective.name}"}} {objective.good}')
-            bad.append(f'{_SLO_BAD}{{{process},objective="{objective.name}"}} {objective.bad}')
-    loops = [*lag, *in_flight] if any(state.event_loop for state in states) else []
-    objectives = [*good, *bad] if any(state.slo for state in states) else []
-    return "\n".join([*counter, *histogram, *uptime, *loops, *objectives]) + "\n"
-
-
-def _histogram_lines(
-    name: str, labels: str, bounds: tuple[float, ...], counts: tuple[int, ...], total: float
-) -> list[str]:
-    """One histogram series: cumulative buckets by upper bound, then +Inf, the sum and the count."""
-    lines, cumulative = [], 0
-    for bound, count in zip((*map(repr, bounds), "+Inf"), counts, strict=True):
-        cumulative += count
-        lines.append(f'{name}_bucket{{{labels},le="{bound}"}} {cumulative}')
-    return [*lines, f"{name}_sum{{{labels}}} {total!r}", f"{name}_count{{{labels}}} {cumulative}"]
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

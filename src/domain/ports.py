@@ -4,6 +4,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
 from domain.caching import Absence, Absent, CacheStats
+from domain.counters import Counters
 from domain.items import Item, ItemPage, ItemPatch, NewItem
 from domain.metrics import LocalFigures, ProcessMetrics, RequestSample
 from domain.order_stats import StatusTotal
@@ -185,11 +186,20 @@ class MetricsPort(Protocol):
 
 
 class MetricsSharePort(Protocol):
-    """Processes' metrics states shared between instances; a state not republished within its expiry drops out."""
+    """Processes' metrics states shared between instances; a state not republished within its expiry drops out,
+    but its counters stay in the cluster's totals."""
 
     async def publish(self, state: ProcessMetrics) -> None: ...
 
     async def live(self) -> list[ProcessMetrics]: ...
+
+    async def totals(self) -> Counters:
+        """The counters of every process that ever published, live or departed, each counted exactly once."""
+        ...
+
+    async def leave(self, state: ProcessMetrics) -> None:
+        """Publish this process's last counters into the departed processes' sum and drop out of the live ones."""
+        ...
 
 
 class OrderStatsPort(Protocol):

@@ -72,9 +72,11 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
             logger.info("seeded demo data: %s items, %s orders", settings.demo_items, settings.demo_orders)
 
     background: list[asyncio.Task[None]] = []
+    publishers: list[PublishMetrics] = []
 
     async def start_publishing() -> None:
         publish = await container.get(PublishMetrics)
+        publishers.append(publish)
         background.append(asyncio.create_task(publish_every(publish, settings.metrics_publish_s)))
 
     async def start_sampling() -> None:
@@ -84,6 +86,11 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+
+    async def leave_cluster() -> None:
+        # After the last request and publication: the cluster's totals keep this process's final counters.
+        for publish in publishers:
+            await publish.leave()
 
     async def close() -> None:
         await container.close()
@@ -103,7 +110,7 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
             dashboard_styles,
         ],
         on_startup=[prepare],
-        on_shutdown=[stop_background, close],
+        on_shutdown=[stop_background, leave_cluster, close],
         exception_handlers={
             DomainError: domain_error_handler,
             HTTPException: client_error_handler,

@@ -12,14 +12,8 @@ from application.caching import CacheEvent, GetCacheStats, InvalidateKey, Invali
 from application.export import CountExport, ExportLimits, StreamingCSVExporter
 from application.health import CheckHealth
 from application.items import CachedItems, CreateItem, DeleteItem, GetItem, ListItems, ReplaceItem, UpdateItem
-from application.metrics import (
-    GetMetrics,
-    GetPrometheusMetrics,
-    MetricsStates,
-    PublishMetrics,
-    SampleLoopLag,
-    ShareFaults,
-)
+from application.metrics import GetMetrics, MetricsStates, PublishMetrics, SampleLoopLag, ShareFaults
+from application.prometheus import GetPrometheusMetrics
 from application.slow import CallSlowUpstream, RunSlowQuery, SerializeLargePayload
 from domain.caching import CacheTtls
 from domain.ports import (

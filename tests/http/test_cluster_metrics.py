@@ -1,5 +1,6 @@
 """/metrics over several processes: two real instances sharing one Redis prefix, scopes and fallbacks in-process."""
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,8 +23,9 @@ ENDPOINT = "GET /items/{item_id}"
 
 
 @pytest.fixture
-def instances(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """Two instances of the service, each with its own database, publishing to one Redis prefix every second."""
+def instances(tmp_path: Path) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
+    """Two instances of the service (URL, process), each with its own database, publishing to one Redis prefix
+    every second."""
     with fresh_redis_prefix("cluster") as prefix:
         ports = [free_port(), free_port()]
         servers = [
@@ -44,7 +46,7 @@ def instances(tmp_path: Path) -> Iterator[tuple[str, str]]:
         try:
             for port, server in zip(ports, servers, strict=True):
                 wait_healthy(port, server)
-            yield f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}"
+            yield [(f"http://127.0.0.1:{port}", server) for port, server in zip(ports, servers, strict=True)]
         finally:
             for server in servers:
                 stop(server)
@@ -57,10 +59,25 @@ def count(base: str, scope: str | None = None) -> tuple[int, dict[str, object]]:
     return (row["count"] if row else 0), document
 
 
+def items_requests(base: str, scope: str | None = None) -> dict[str, float]:
+    """`perfshop_http_requests_total` of GET /items/{item_id} (2xx and 4xx added), by process label ("" without)."""
+    params = {"scope": scope} if scope else {}
+    text = httpx.get(f"{base}/metrics/prometheus", params=params, timeout=10).text
+    by_process: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "perfshop_http_requests_total" and sample.labels["route"] == "/items/{item_id}":
+                process = sample.labels.get("process", "")
+                by_process[process] = by_process.get(process, 0) + sample.value
+    return by_process
+
+
 @pytest.mark.redis
 @pytest.mark.server
-def test_requests_spread_over_two_instances_are_counted_exactly_once(instances: tuple[str, str]) -> None:
-    first, second = instances
+def test_requests_spread_over_two_instances_are_counted_exactly_once_and_stay_after_a_clean_stop(
+    instances: list[tuple[str, subprocess.Popen[bytes]]],
+) -> None:
+    (first, _), (second, second_server) = instances
     for i in range(7):
         httpx.get(f"{first}/items/{i + 1}", timeout=10)
     for i in range(5):
@@ -74,14 +91,17 @@ def test_requests_spread_over_two_instances_are_counted_exactly_once(instances: 
     assert count(second)[0] == 12
     assert count(first, "local")[0] == 7
     assert count(second, "local")[0] == 5
-    text = httpx.get(f"{first}/metrics/prometheus", timeout=10).text
-    per_process = [
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "perfshop_http_requests_total" and sample.labels["route"] == "/items/{item_id}"
-    ]
-    assert sorted(per_process) == [5, 7]
+    assert items_requests(first) == items_requests(second) == {"": 12}  # the cluster's totals, no process label
+    per_process = items_requests(first, "process")
+    assert sorted(per_process.values()) == [5, 7]
+    assert all(process.count(":") == 1 for process in per_process)  # host:pid
+    assert list(items_requests(first, "local").values()) == [7]
+
+    stop(second_server)  # a clean stop folds its last counters into the departed sum
+
+    assert items_requests(first) == {"": 12}
+    assert list(items_requests(first, "process").values()) == [7]  # it left the live processes at once
+    assert count(first)[0] == 7  # /metrics covers the live processes only
 
 
 def settings_for(tmp_path: Path) -> Settings:
@@ -107,12 +127,17 @@ async def test_an_unreachable_redis_never_fails_metrics(tmp_path: Path) -> None:
         await client.get("/health")
         response = await client.get("/metrics")
         prometheus = await client.get("/metrics/prometheus")
+        local_prometheus = await client.get("/metrics/prometheus", params={"scope": "local"})
 
     document = response.json()
     assert (response.status_code, document["scope"], document["processes"]) == (200, "local", 1)
     assert "unavailable" in document["cluster_error"]
     assert document["endpoints"]["GET /health"]["count"] == 1
-    assert prometheus.status_code == 200
+    # No cluster totals rather than one process's counts in their place, which Prometheus would read as a reset.
+    assert prometheus.status_code == 503
+    assert "scope=local" in prometheus.json()["detail"]
+    assert local_prometheus.status_code == 200
+    assert 'perfshop_http_requests_total{process="' in local_prometheus.text
 
 
 async def test_the_default_read_merges_every_published_process(tmp_path: Path) -> None:

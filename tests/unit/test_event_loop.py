@@ -6,7 +6,8 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from application.metrics import SampleLoopLag, prometheus_text
+from application.metrics import SampleLoopLag
+from application.prometheus import prometheus_text
 from domain.metrics_report import report
 from infrastructure.clock import REAL_CLOCK
 from infrastructure.memory.metrics import InMemoryMetrics

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from application.metrics import prometheus_text
+from application.prometheus import prometheus_text
 from domain.metrics import RequestSample
 from domain.metrics_report import report
 from domain.slo import WINDOWS, BurnWindow, MinuteRing, Objective, SloSummary, latency_objective

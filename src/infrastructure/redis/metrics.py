@@ -7,9 +7,11 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from domain.counters import Counters, counters_of
 from domain.errors import Unavailable
 from domain.metrics import ProcessMetrics
 from domain.ports import MetricsSharePort
+from infrastructure.redis.counters import RedisCounters
 
 # Forget index entries whose state has expired, but only if it is still gone: a process may have republished
 # between our read and this clean-up, and must not vanish from the index until its next publication.
@@ -29,7 +31,8 @@ class RedisMetricsShare(MetricsSharePort):
 
     A process is live exactly as long as its keys: a process that stops publishing drops out when they expire,
     whoever reads. A reader fetches the small version keys first and downloads and decodes only the states
-    whose version it has not decoded yet, one per turn of the event loop.
+    whose version it has not decoded yet, one per turn of the event loop. Each publication also carries the
+    process's counters, which stay in the cluster's totals after it has gone (RedisCounters).
     """
 
     def __init__(self, client: Redis, prefix: str, expiry_s: float) -> None:
@@ -44,10 +47,12 @@ class RedisMetricsShare(MetricsSharePort):
         self._publisher = uuid.uuid4().hex
         self._published = 0
         self._decoded: dict[str, tuple[bytes | str, ProcessMetrics]] = {}  # by process: (version, decoded state)
+        self._counters = RedisCounters(client, prefix, self._expiry_ms)
 
     async def publish(self, state: ProcessMetrics) -> None:
-        """Store this process's state and a new version with a fresh expiry, in one round trip."""
+        """Store this process's state, a new version with a fresh expiry and its counters, in one round trip."""
         payload = self._encoder.encode(state)
+        counters = counters_of(state)
         self._published += 1
         version = f"{self._publisher}:{self._published}"
         try:
@@ -56,9 +61,33 @@ class RedisMetricsShare(MetricsSharePort):
                 pipe.set(self._version_key + state.process, version, px=self._expiry_ms)
                 pipe.sadd(self._index_key, state.process)
                 pipe.pexpire(self._index_key, self._expiry_ms)
+                await self._counters.queue(pipe, counters, self._published)
+                results = await pipe.execute()
+        except (RedisError, OSError) as error:
+            raise Unavailable(f"Redis: {type(error).__name__}") from error
+        self._counters.landed(results[-1], counters)
+
+    async def leave(self, state: ProcessMetrics) -> None:
+        """Fold this process's last counters into the departed sum and drop its state, in one round trip."""
+        counters = counters_of(state)
+        self._published += 1
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                await self._counters.queue(pipe, counters, self._published, leaving=True)
+                pipe.delete(self._state_key + state.process, self._version_key + state.process)
+                pipe.srem(self._index_key, state.process)
                 await pipe.execute()
         except (RedisError, OSError) as error:
             raise Unavailable(f"Redis: {type(error).__name__}") from error
+
+    async def totals(self) -> Counters:
+        """Every process's counters, live or departed, each counted once (folding the ones that expired)."""
+        try:
+            return await self._counters.totals()
+        except (RedisError, OSError) as error:
+            raise Unavailable(f"Redis: {type(error).__name__}") from error
+        except (msgspec.DecodeError, ValueError) as error:
+            raise Unavailable("the published counters are not in this version's format") from error
 
     async def live(self) -> list[ProcessMetrics]:
         """The states of every process whose publication has not expired (unchanged ones decoded earlier)."""

@@ -5,9 +5,10 @@ from typing import Annotated
 from dishka import FromDishka
 from litestar import Controller, get
 from litestar.params import QueryParameter
-from litestar.status_codes import HTTP_401_UNAUTHORIZED
+from litestar.status_codes import HTTP_401_UNAUTHORIZED, HTTP_503_SERVICE_UNAVAILABLE
 
-from application.metrics import GetMetrics, GetPrometheusMetrics, Scope
+from application.metrics import GetMetrics, Scope
+from application.prometheus import GetPrometheusMetrics, PrometheusScope
 from domain.metrics import MetricsReport
 from presentation.http.di import inject
 from presentation.http.errors import error_spec
@@ -16,6 +17,10 @@ from presentation.http.errors import error_spec
 # "text/plain; version=0.0.4; charset=utf-8".
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 METRICS_AUTH = {HTTP_401_UNAUTHORIZED: error_spec("PERFSHOP_METRICS_TOKEN is set and the request does not carry it")}
+PROMETHEUS_RESPONSES = {
+    **METRICS_AUTH,
+    HTTP_503_SERVICE_UNAVAILABLE: error_spec("scope=cluster and the metrics share in Redis cannot be read"),
+}
 
 ScopeParameter = Annotated[
     Scope | None,
@@ -23,6 +28,15 @@ ScopeParameter = Annotated[
         name="scope",
         description="`local`: this process alone; `cluster` (the default when PERFSHOP_REDIS_URL is set): "
         "every live process, merged.",
+    ),
+]
+PrometheusScopeParameter = Annotated[
+    PrometheusScope | None,
+    QueryParameter(
+        name="scope",
+        description="`cluster` (the default when PERFSHOP_REDIS_URL is set): totals over every process that ever "
+        "served, departed ones included, without a process label; `process`: every live process's own series, "
+        "labelled `process`; `local`: this process's own series.",
     ),
 ]
 
@@ -39,9 +53,11 @@ class MetricsController(Controller):
         """Lifetime and window figures per endpoint, the five slowest endpoints and the request rates."""
         return await get_metrics(wanted)
 
-    @get("/prometheus", media_type=PROMETHEUS_TEXT, responses=METRICS_AUTH)
+    @get("/prometheus", media_type=PROMETHEUS_TEXT, responses=PROMETHEUS_RESPONSES)
     @inject
-    async def prometheus(self, get_text: FromDishka[GetPrometheusMetrics], wanted: ScopeParameter = None) -> str:
-        """Request counter and duration histogram by process, method, route template and status class; loop lag
-        histogram and requests in the app by process."""
+    async def prometheus(
+        self, get_text: FromDishka[GetPrometheusMetrics], wanted: PrometheusScopeParameter = None
+    ) -> str:
+        """Request counter and duration histogram by method, route template and status class, loop lag histogram,
+        requests in the app and objectives' good and bad requests: the cluster's totals, or by process."""
         return await get_text(wanted)
