@@ -62,12 +62,14 @@ def seed(database_url: str, orders: int) -> None:
 class Server:
     """A server process on loopback, optionally pinned to the server core, with its resident memory at hand."""
 
-    def __init__(self, name: str, process: subprocess.Popen[bytes], port: int, *, pinned: bool) -> None:
+    def __init__(
+        self, name: str, process: subprocess.Popen[bytes], port: int, *, pinned: bool, ready: str = "/health"
+    ) -> None:
         self.name, self.process, self.port = name, process, port
         if pinned:
             for pid in [process.pid, *children(process.pid)]:
                 os.sched_setaffinity(pid, {SERVER_CORE})
-        wait_healthy(port, process)
+        wait_healthy(port, process, path=ready)
         self.url = f"http://127.0.0.1:{port}"
 
     def rss_kb(self) -> int:
@@ -106,7 +108,7 @@ def textbook(peers: Path, database: Path, folder: Path) -> Server:
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
     env = {**clean_env(), "PYTHONDONTWRITEBYTECODE": "1", "ORDERS_DB": str(database)}
     process = subprocess.Popen(command, env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    return Server("textbook", process, port, pinned=True)
+    return Server("textbook", process, port, pinned=True, ready="/openapi.json")
 
 
 def curl(url: str, encoding: str | None = None) -> tuple[float, int]:

@@ -53,15 +53,15 @@ def start_perfshop(port: int, env: Mapping[str, str]) -> subprocess.Popen[bytes]
     )
 
 
-def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    """Block until /health answers 200, or fail with the server's output."""
+def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 120, path: str = "/health") -> None:
+    """Block until `path` (/health) answers 200, or fail with the server's output."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output = process.stdout.read().decode() if process.stdout else ""
             raise AssertionError(f"server exited with {process.returncode}:\n{output}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -1,7 +1,9 @@
 """The database pool keeps a fixed number of connections: calls beyond it wait for one, and past the pool's
 timeout they fail as `Unavailable` (a 503), never as an unexpected error."""
 
+import _sqlite3
 import asyncio
+import ctypes
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +93,14 @@ async def test_sqlite_reads_running_together_share_one_connection_and_return_it(
         await until(lambda: pool.checkedout() == 0)  # type: ignore[attr-defined]
     finally:
         await engine.dispose()
+
+
+async def test_sqlite_keeps_no_global_memory_statistics(tmp_path: Path) -> None:
+    # Counting every allocation under one process-wide mutex serializes connections on different threads.
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'stats.db'}")
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql("SELECT 1")
+        library = ctypes.CDLL(_sqlite3.__file__)
+        library.sqlite3_memory_used.restype = ctypes.c_int64
+        assert library.sqlite3_memory_used() == 0  # what SQLite reports with the statistics off
+    await engine.dispose()

@@ -18,6 +18,7 @@ from sqlalchemy.util import greenlet_spawn
 from domain.ports import HealthProbe
 from infrastructure.sqla.errors import connection_lost
 from infrastructure.sqla.seed import seed_demo
+from infrastructure.sqla.sqlite_library import disable_memory_statistics
 from infrastructure.sqla.tables import metadata
 
 T = TypeVar("T")
@@ -48,6 +49,7 @@ def make_engine(
         # No pre-ping (a round trip before every statement): a connection found dead is discarded when used, and
         # reads are retried once on a fresh one (run_read).
         return create_async_engine(url, **pooling)
+    disable_memory_statistics()
     in_memory = parsed.database in (None, "", ":memory:")
     if parsed.database and not in_memory:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
