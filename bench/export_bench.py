@@ -221,12 +221,16 @@ def health_during_export(server: Server) -> tuple[float, float]:
     return statistics.median(latencies), latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
 
 
-def memory(server: Server, label: str) -> list[str]:
-    """Peak memory growth over idle for each format and encoding of the whole table."""
+def memory(database_url: str, label: str) -> list[str]:
+    """Peak memory growth over idle of a freshly started server (one core) during one whole download, per kind."""
     row = [label]
     for extra, encoding in KINDS.values():
-        with Peak(server) as peak:
-            curl(url(server, extra), encoding)
+        server = perfshop(database_url, pinned=True)
+        try:
+            with Peak(server) as peak:
+                curl(url(server, extra), encoding)
+        finally:
+            server.stop()
         row.append(f"{peak.growth_mb:.1f}")
     return row
 
@@ -302,22 +306,18 @@ def main() -> None:
             if args.peers and not args.smoke:
                 servers["textbook"] = textbook(Path(args.peers).resolve(), database, folder)
             times = rotated_rounds(servers, database, rounds)
-            growth = [memory(servers["perfshop"], f"{orders:,}")]
             p50, p99 = health_during_export(servers["perfshop"])
             counted = count_row(servers["perfshop"], orders)
         finally:
             for server in servers.values():
                 server.stop()
+        growth = [memory(database_url, f"{orders:,}")]
         print(f"{orders:,} orders, medians of {rounds} rotated rounds\n")
         report(times)
         if args.big and not args.smoke:
             big = f"sqlite+aiosqlite:///{folder / 'big.db'}"
             seed(big, args.big)
-            server = perfshop(big, pinned=True)
-            try:
-                growth.append(memory(server, f"{args.big:,}"))
-            finally:
-                server.stop()
+            growth.append(memory(big, f"{args.big:,}"))
         print("### Memory growth over idle (MB), whole table, perfshop on one core\n")
         table(["orders", *KINDS], growth)
         print("### `/health` while one whole CSV export runs (perfshop on one core)\n")
