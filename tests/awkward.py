@@ -68,3 +68,17 @@ async def insert_rows(engine: AsyncEngine, rows: list[OrderRow]) -> None:
 
 def row_values(row: OrderRow) -> dict[str, object]:
     return {name: getattr(row, name) for name in OrderRow.__struct_fields__}
+
+
+def order_row(**fields: object) -> OrderRow:
+    """A plain order (id 7, Kim, Mouse, 2 at 19.90, paid, 2024-03-05 07:08:09) with `fields` changed."""
+    values: dict[str, object] = {
+        "id": 7,
+        "customer_name": "Kim",
+        "product": "Mouse",
+        "quantity": 2,
+        "unit_price": 19.9,
+        "status": "paid",
+        "created_at": datetime(2024, 3, 5, 7, 8, 9),
+    }
+    return OrderRow(**{**values, **fields})  # type: ignore[arg-type]

@@ -1,8 +1,6 @@
 """The cluster's counters in the real Redis: every process counted exactly once, live or departed, and the totals
 never decrease when a process stops cleanly, crashes, is cut off and comes back, or restarts."""
 
-from collections.abc import AsyncIterator, Iterator
-
 import pytest
 from redis.asyncio import Redis
 
@@ -13,30 +11,17 @@ from infrastructure.memory.metrics import InMemoryMetrics
 from infrastructure.redis.counters import RedisCounters
 from infrastructure.redis.metrics import RedisMetricsShare
 from tests.fakes import FakeClock
-from tests.services import REDIS_URL, eventually, fresh_redis_prefix
+from tests.services import eventually
 
 pytestmark = pytest.mark.redis
 
 EXPIRY_S = 30.0  # no publication expires by itself during a test: crashes are alive keys deleted (what expiry does)
 
 
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    with fresh_redis_prefix("totals") as prefix:
-        yield prefix
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()
-
-
 class Process:
     """One process's metrics, recorded on a fake clock, and its share adapter."""
 
-    def __init__(self, client: Redis, prefix: str, name: str, expiry_s: float = EXPIRY_S) -> None:
+    def __init__(self, redis_client: Redis, redis_prefix: str, name: str, expiry_s: float = EXPIRY_S) -> None:
         self.clock = FakeClock()
         self.metrics = InMemoryMetrics(
             self.clock,
@@ -44,7 +29,7 @@ class Process:
             loop_interval_s=0.05,
             objectives=(Objective("availability", 99.9), Objective("latency", 99, 300)),
         )
-        self.share = RedisMetricsShare(client, prefix, expiry_s=expiry_s)
+        self.share = RedisMetricsShare(redis_client, redis_prefix, expiry_s=expiry_s)
 
     def serve(self, requests: int, status: int = 200) -> None:
         for i in range(requests):
@@ -63,14 +48,14 @@ def requests(counters: Counters) -> int:
     return sum(sum(buckets.counts) for classes in counters.requests.values() for buckets in classes.values())
 
 
-async def crash(client: Redis, prefix: str) -> None:
+async def crash(redis_client: Redis, redis_prefix: str) -> None:
     """Every publisher's alive key gone, as when it expires after a crash."""
-    keys = [key async for key in client.scan_iter(match=f"{prefix}:metrics:alive:*")]
-    await client.delete(*keys)
+    keys = [key async for key in redis_client.scan_iter(match=f"{redis_prefix}:metrics:alive:*")]
+    await redis_client.delete(*keys)
 
 
-async def test_every_process_is_counted_once_however_often_it_publishes(client: Redis, prefix: str) -> None:
-    a, b = Process(client, prefix, "a"), Process(client, prefix, "b")
+async def test_every_process_is_counted_once_however_often_it_publishes(redis_client: Redis, redis_prefix: str) -> None:
+    a, b = Process(redis_client, redis_prefix, "a"), Process(redis_client, redis_prefix, "b")
     for _ in range(3):
         a.serve(10)
         b.serve(4, status=503)
@@ -86,8 +71,8 @@ async def test_every_process_is_counted_once_however_often_it_publishes(client: 
     assert sum(totals.lag.counts) == 6
 
 
-async def test_a_clean_stop_keeps_the_last_counters_in_the_totals(client: Redis, prefix: str) -> None:
-    a, b = Process(client, prefix, "a"), Process(client, prefix, "b")
+async def test_a_clean_stop_keeps_the_last_counters_in_the_totals(redis_client: Redis, redis_prefix: str) -> None:
+    a, b = Process(redis_client, redis_prefix, "a"), Process(redis_client, redis_prefix, "b")
     a.serve(10)
     await a.publish()
     b.serve(5)
@@ -98,40 +83,46 @@ async def test_a_clean_stop_keeps_the_last_counters_in_the_totals(client: Redis,
 
     assert await a.share.totals() == add_counters([a.counters(), b.counters()])
     assert [state.process for state in await a.share.live()] == ["a"]
-    assert await client.hlen(f"{prefix}:metrics:counters") == 1  # a's: b's moved to the departed sum
+    assert await redis_client.hlen(f"{redis_prefix}:metrics:counters") == 1  # a's: b's moved to the departed sum
 
 
-async def test_a_crashed_process_is_folded_once_by_whichever_reader_comes_first(client: Redis, prefix: str) -> None:
-    a, b, reader = Process(client, prefix, "a"), Process(client, prefix, "b"), Process(client, prefix, "reader")
+async def test_a_crashed_process_is_folded_once_by_whichever_reader_comes_first(
+    redis_client: Redis, redis_prefix: str
+) -> None:
+    a, b, reader = (
+        Process(redis_client, redis_prefix, "a"),
+        Process(redis_client, redis_prefix, "b"),
+        Process(redis_client, redis_prefix, "reader"),
+    )
     a.serve(10)
     b.serve(6, status=500)
     await a.publish()
     await b.publish()
     before = await reader.share.totals()
 
-    await crash(client, prefix)
+    await crash(redis_client, redis_prefix)
     after = [await a.share.totals(), await reader.share.totals(), await b.share.totals()]
 
     assert before == after[0] == after[1] == after[2] == add_counters([a.counters(), b.counters()])
-    assert await client.hlen(f"{prefix}:metrics:counters") == 0  # both folded, by the first reader only
-    restarted = Process(client, prefix, "a")  # same host:pid, a new process
+    assert await redis_client.hlen(f"{redis_prefix}:metrics:counters") == 0  # both folded, by the first reader only
+    restarted = Process(redis_client, redis_prefix, "a")  # same host:pid, a new process
     restarted.serve(3)
     await restarted.publish()
     assert requests(await reader.share.totals()) == 19
 
 
-async def test_totals_never_decrease_while_publications_really_expire(client: Redis, prefix: str) -> None:
-    quick = [Process(client, prefix, name, expiry_s=0.3) for name in ("a", "b")]
+async def test_totals_never_decrease_while_publications_really_expire(redis_client: Redis, redis_prefix: str) -> None:
+    quick = [Process(redis_client, redis_prefix, name, expiry_s=0.3) for name in ("a", "b")]
     for process in quick:
         process.serve(5)
         await process.publish()
-    reader = Process(client, prefix, "reader")
+    reader = Process(redis_client, redis_prefix, "reader")
     expected = add_counters([process.counters() for process in quick])
     seen: list[Counters] = []
 
     async def read() -> int:
         seen.append(await reader.share.totals())
-        return int(await client.hlen(f"{prefix}:metrics:counters"))
+        return int(await redis_client.hlen(f"{redis_prefix}:metrics:counters"))
 
     await eventually(read, lambda live: live == 0)  # both expired and folded
 
@@ -139,14 +130,14 @@ async def test_totals_never_decrease_while_publications_really_expire(client: Re
 
 
 async def test_a_process_cut_off_and_back_takes_its_counters_back_out_of_the_departed_sum(
-    client: Redis, prefix: str
+    redis_client: Redis, redis_prefix: str
 ) -> None:
-    a, b = Process(client, prefix, "a"), Process(client, prefix, "b")
+    a, b = Process(redis_client, redis_prefix, "a"), Process(redis_client, redis_prefix, "b")
     a.serve(10)
     b.serve(4)
     await a.publish()
     await b.publish()
-    await crash(client, prefix)
+    await crash(redis_client, redis_prefix)
     await b.share.totals()  # folds both
     await b.publish()
 
@@ -158,16 +149,16 @@ async def test_a_process_cut_off_and_back_takes_its_counters_back_out_of_the_dep
 
 
 async def test_a_process_written_off_long_ago_counts_only_what_it_serves_from_then_on(
-    client: Redis, prefix: str
+    redis_client: Redis, redis_prefix: str
 ) -> None:
-    a, b = Process(client, prefix, "a"), Process(client, prefix, "b")
+    a, b = Process(redis_client, redis_prefix, "a"), Process(redis_client, redis_prefix, "b")
     a.serve(10)
     await a.publish()
     a.serve(1)  # never published: lost when it is written off
-    await crash(client, prefix)
+    await crash(redis_client, redis_prefix)
     await b.share.totals()
-    folded = [key async for key in client.scan_iter(match=f"{prefix}:metrics:folded:*")]
-    await client.delete(*folded)  # as when it comes back after they were kept for a day
+    folded = [key async for key in redis_client.scan_iter(match=f"{redis_prefix}:metrics:folded:*")]
+    await redis_client.delete(*folded)  # as when it comes back after they were kept for a day
 
     await a.publish()  # written off: it starts afresh under a new id, from what it has counted now
     a.serve(4)
@@ -178,20 +169,20 @@ async def test_a_process_written_off_long_ago_counts_only_what_it_serves_from_th
 
 @pytest.mark.parametrize("leaving", [False, True])
 async def test_an_earlier_publication_landing_after_a_later_one_is_ignored(
-    client: Redis, prefix: str, leaving: bool
+    redis_client: Redis, redis_prefix: str, leaving: bool
 ) -> None:
-    a = Process(client, prefix, "a")
+    a = Process(redis_client, redis_prefix, "a")
     a.serve(3)
     earlier = a.counters()
     a.serve(4)
     later = a.counters()
-    counters = RedisCounters(client, prefix, alive_ms=30_000)
+    counters = RedisCounters(redis_client, redis_prefix, alive_ms=30_000)
 
     # A publication cancelled at shutdown may reach Redis after the leave that followed it.
     for sequence, published, last in ((2, later, leaving), (1, earlier, False)):
-        async with client.pipeline(transaction=False) as pipe:
+        async with redis_client.pipeline(transaction=False) as pipe:
             await counters.queue(pipe, published, sequence, leaving=last)
             counters.landed((await pipe.execute())[-1], published)
 
     assert await counters.totals() == later
-    assert await client.hlen(f"{prefix}:metrics:counters") == (0 if leaving else 1)
+    assert await redis_client.hlen(f"{redis_prefix}:metrics:counters") == (0 if leaving else 1)

@@ -1,7 +1,6 @@
 """RedisMetricsShare against the real Redis: states round-trip exactly, expire after their interval, faults map."""
 
 import time
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from redis.asyncio import Redis
@@ -12,20 +11,7 @@ from infrastructure.memory.metrics import InMemoryMetrics
 from infrastructure.redis.metrics import RedisMetricsShare
 from tests.fakes import FakeClock
 from tests.servers import free_port
-from tests.services import REDIS_URL, eventually, fresh_redis_prefix
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    with fresh_redis_prefix("share") as prefix:
-        yield prefix
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()
+from tests.services import eventually
 
 
 def state_of(process: str, requests: int) -> ProcessMetrics:
@@ -38,8 +24,8 @@ def state_of(process: str, requests: int) -> ProcessMetrics:
 
 
 @pytest.mark.redis
-async def test_published_states_come_back_exactly(client: Redis, prefix: str) -> None:
-    share = RedisMetricsShare(client, prefix, expiry_s=30)
+async def test_published_states_come_back_exactly(redis_client: Redis, redis_prefix: str) -> None:
+    share = RedisMetricsShare(redis_client, redis_prefix, expiry_s=30)
     states = [state_of("a", 50), state_of("b", 70)]
     for state in states:
         await share.publish(state)
@@ -48,10 +34,12 @@ async def test_published_states_come_back_exactly(client: Redis, prefix: str) ->
 
 
 @pytest.mark.redis
-async def test_a_process_that_stops_publishing_drops_out_after_its_expiry(client: Redis, prefix: str) -> None:
+async def test_a_process_that_stops_publishing_drops_out_after_its_expiry(
+    redis_client: Redis, redis_prefix: str
+) -> None:
     # Far longer than a publication and a read take, so that only a process that stops publishing expires.
     expiry_s = 2.0
-    share = RedisMetricsShare(client, prefix, expiry_s=expiry_s)
+    share = RedisMetricsShare(redis_client, redis_prefix, expiry_s=expiry_s)
     started = time.monotonic()
     await share.publish(state_of("stopped", 1))
     seen_with = {state.process for state in await share.live()}
@@ -65,25 +53,25 @@ async def test_a_process_that_stops_publishing_drops_out_after_its_expiry(client
     assert seen_with == {"stopped"}
     assert live == {"running"}
     assert time.monotonic() - started >= expiry_s
-    assert await client.smembers(f"{prefix}:metrics:processes") == {b"running"}  # the index forgot it too
+    assert await redis_client.smembers(f"{redis_prefix}:metrics:processes") == {b"running"}  # the index forgot it too
 
 
 async def test_an_unreachable_redis_is_unavailable() -> None:
-    client = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
-    share = RedisMetricsShare(client, "nowhere", expiry_s=3)
+    redis_client = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
+    share = RedisMetricsShare(redis_client, "nowhere", expiry_s=3)
     try:
         with pytest.raises(Unavailable):
             await share.publish(state_of("a", 1))
         with pytest.raises(Unavailable):
             await share.live()
     finally:
-        await client.aclose()
+        await redis_client.aclose()
 
 
 @pytest.mark.redis
-async def test_a_state_is_decoded_once_per_publication(client: Redis, prefix: str) -> None:
-    share = RedisMetricsShare(client, prefix, expiry_s=30)
-    reader = RedisMetricsShare(client, prefix, expiry_s=30)
+async def test_a_state_is_decoded_once_per_publication(redis_client: Redis, redis_prefix: str) -> None:
+    share = RedisMetricsShare(redis_client, redis_prefix, expiry_s=30)
+    reader = RedisMetricsShare(redis_client, redis_prefix, expiry_s=30)
     await share.publish(state_of("a", 50))
     await share.publish(state_of("b", 70))
 

@@ -5,22 +5,13 @@ from datetime import date, datetime
 import pytest
 
 from domain.errors import InvalidInput
-from domain.orders import Dialect, OrderRow, Period, encode_header, encode_rows
+from domain.orders import Dialect, Period, encode_header, encode_rows
+from tests.awkward import order_row
 
 AT = datetime(2024, 3, 5, 7, 8, 9)
 
 
-def row(**fields: object) -> OrderRow:
-    values: dict[str, object] = {
-        "id": 7,
-        "customer_name": "Kim",
-        "product": "Mouse",
-        "quantity": 2,
-        "unit_price": 19.9,
-        "status": "paid",
-        "created_at": AT,
-    }
-    return OrderRow(**{**values, **fields})  # type: ignore[arg-type]
+row = order_row
 
 
 def test_a_plain_row_and_the_header() -> None:

@@ -1,28 +1,18 @@
 """JSON Lines as the domain defines it: one compact object per order, escaped exactly where JSON requires."""
 
 import json
-from datetime import datetime
 
 import pytest
 
 from domain.errors import InvalidInput
 from domain.orders import COLUMNS, Dialect, OrderRow, encode_json_string, encode_rows
-from tests.awkward import awkward_rows
+from tests.awkward import awkward_rows, order_row
 
 JSONL = Dialect("jsonl")
 
 
 def row(**fields: object) -> OrderRow:
-    values: dict[str, object] = {
-        "id": 7,
-        "customer_name": "Kim",
-        "product": "Mouse",
-        "quantity": 2,
-        "unit_price": 89.5,
-        "status": "paid",
-        "created_at": datetime(2024, 3, 5, 7, 8, 9),
-    }
-    return OrderRow(**{**values, **fields})  # type: ignore[arg-type]
+    return order_row(**{"unit_price": 89.5, **fields})
 
 
 def test_a_plain_row_is_one_compact_object_in_column_order_ending_in_lf() -> None:
