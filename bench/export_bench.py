@@ -66,10 +66,11 @@ class Server:
         self, name: str, process: subprocess.Popen[bytes], port: int, *, pinned: bool, ready: str = "/health"
     ) -> None:
         self.name, self.process, self.port = name, process, port
-        if pinned:
-            for pid in [process.pid, *children(process.pid)]:
-                os.sched_setaffinity(pid, {SERVER_CORE})
+        # Unpinned is every core: a child would otherwise inherit this process's client core.
+        cores = {SERVER_CORE} if pinned else set(range(os.cpu_count() or 1))
+        pin(process.pid, cores)
         wait_healthy(port, process, path=ready)
+        pin(process.pid, cores)  # the threads started meanwhile too (database connections, workers)
         self.url = f"http://127.0.0.1:{port}"
 
     def rss_kb(self) -> int:
@@ -80,6 +81,13 @@ class Server:
 
     def stop(self) -> None:
         stop(self.process)
+
+
+def pin(pid: int, cores: set[int]) -> None:
+    """Every thread of the process and of its children on `cores`; threads started later inherit it."""
+    for process in [pid, *children(pid)]:
+        for thread in Path(f"/proc/{process}/task").iterdir():
+            os.sched_setaffinity(int(thread.name), cores)
 
 
 def children(pid: int) -> list[int]:

@@ -322,8 +322,11 @@ async def test_aborted_downloads_leak_no_connection_thread_or_memory(database_ur
             return engine.pool.checkedout(), threading.active_count(), tracemalloc.get_traced_memory()[0] - before
 
         try:
-            # Connections back, no new thread, and less than 1 MB more memory: a leak never gets there.
-            await eventually(polled(left_behind), lambda left: left[:2] == (0, threads) and left[2] < 1_000_000)
+            # Connections back, no new thread, and less than 1 MB more memory: a leak never gets there. (Threads
+            # of earlier tests may still end meanwhile, so fewer threads than before is no leak.)
+            await eventually(
+                polled(left_behind), lambda left: left[0] == 0 and left[1] <= threads and left[2] < 1_000_000
+            )
         finally:
             tracemalloc.stop()
         assert (await stream_get(app, "/export/orders"))["status"] == 200  # every slot was given back
