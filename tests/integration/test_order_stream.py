@@ -137,12 +137,8 @@ async def test_the_batch_queries_seek_the_index_without_a_temporary_b_tree(
     await insert_rows(sqlite_engine, awkward_rows(2000))
     async with sqlite_engine.connect() as conn:
         await conn.exec_driver_sql("ANALYZE")
-        params = {"start": "", "end": "", "last_created_at": "", "last_id": 0, "size": 1000, "span": 32_000}
-        sql = (
-            batch_sql(period, query, after_key=after_key)
-            if isinstance(query, Dialect)
-            else starts_sql(period, after_key=after_key)
-        )
+        params = {"start": "", "end": "", "last_created_at": "", "last_id": 0, "size": 1000, "count": 32}
+        sql = batch_sql(period, query, after_key=after_key) if isinstance(query, Dialect) else starts_sql(period)
         plan = " | ".join(row[3] for row in (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)).all())
     assert "TEMP B-TREE" not in plan
     assert "USING INDEX ix_orders_created_at_id" in plan or "USING COVERING INDEX ix_orders_created_at_id" in plan

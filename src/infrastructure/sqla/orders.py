@@ -22,6 +22,7 @@ PARALLEL_FROM_BATCHES = 8
 # Pool connections a second reader must leave free: one to line readers up, one for everything else.
 RESERVED_CONNECTIONS = 2
 _STARTS_PER_READ = 32
+_SMALLEST_ID = -(2**63)
 # Batches each reader may have encoded or queued ahead of the one being sent: the look-ahead bound.
 _AHEAD_PER_READER = 2
 # One JSON line: json_quote() escapes exactly as the domain's JSON_ESCAPES (the quote, the backslash, \b \t \n \f \r,
@@ -108,15 +109,20 @@ def batch_sql(period: Period, dialect: Dialect, *, after_key: bool, descending: 
     )
 
 
-def starts_sql(period: Period, *, after_key: bool) -> str:
-    """The keys after which the next batches of :size rows start: every :size-th key of the next :span rows.
+def starts_sql(period: Period) -> str:
+    """The keys after which the next :count batches of :size rows start, from the key (:last_created_at, :last_id).
 
-    A walk of the index alone, with no row read: about a tenth of what encoding the same rows costs.
+    Each step skips :size entries of the index alone from the key before (a correlated OFFSET), reading no row
+    but the one it lands on: a tenth of what numbering every key with a window function cost.
     """
-    where, _ = _where(period, after_key=after_key)
+    _, end = period.bounds()
+    upper = " AND created_at < :end" if end is not None else ""
     return (
-        "SELECT created_at, id FROM (SELECT created_at, id, row_number() OVER () AS n "  # noqa: S608
-        f"FROM (SELECT created_at, id FROM orders{where} ORDER BY created_at, id LIMIT :span)) WHERE n % :size = 0"
+        "WITH RECURSIVE boundary(n, at, key) AS (SELECT 0, :last_created_at, :last_id UNION ALL "  # noqa: S608
+        "SELECT n + 1, o.created_at, o.id FROM boundary JOIN orders AS o ON o.id = (SELECT id FROM orders "
+        f"WHERE (created_at, id) > (boundary.at, boundary.key){upper} ORDER BY created_at, id "
+        "LIMIT 1 OFFSET :size - 1) WHERE n < :count) "
+        "SELECT at, key FROM boundary WHERE n > 0"
     )
 
 
@@ -208,19 +214,21 @@ async def _begin_reading(reader: Any, stack: AsyncExitStack) -> None:
 
 async def _batch_starts(reader: Any, period: Period, size: int) -> AsyncIterator[dict[str, Any]]:
     """The parameters of each batch in order: the period's own start first, then the key each next batch follows."""
+    start, _ = period.bounds()
     _, opening = _where(period, after_key=False)
     _, following = _where(period, after_key=True)
     yield {**opening, "size": size}
-    span = size * _STARTS_PER_READ
-    sql, params = starts_sql(period, after_key=False), {**opening, "size": size, "span": span}
+    # Just before the period's first key: no id is below the smallest 64-bit integer, no timestamp below ''.
+    key = (start or "", _SMALLEST_ID)
+    sql = starts_sql(period)
     while True:
+        params = {**following, "size": size, "count": _STARTS_PER_READ, "last_created_at": key[0], "last_id": key[1]}
         keys = await reader.execute_fetchall(sql, params)
         for created_at, id_ in keys:
             yield {**following, "size": size, "last_created_at": created_at, "last_id": id_}
         if len(keys) < _STARTS_PER_READ:
             return
-        sql = starts_sql(period, after_key=True)
-        params = {**following, "size": size, "span": span, "last_created_at": keys[-1][0], "last_id": keys[-1][1]}
+        key = keys[-1]
 
 
 async def _in_order(
