@@ -2,6 +2,7 @@
 """The composition root: builds the Litestar app from settings and dishka providers."""
 
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -147,7 +148,22 @@ def create_app(*overrides: Provider, settings: Settings | None = None) -> Litest
             app.on_startup.append(start_publishing)
     else:
         app.asgi_handler = with_headers(with_app_container(cached_reads, container), EVERY_RESPONSE_HEADERS)
+    app.on_startup.append(freeze_heap)
+    app.on_shutdown.append(thaw_heap)
     return app
+
+
+async def freeze_heap() -> None:
+    """Keep what start-up built out of the cyclic garbage collector's full passes."""
+    # It lives as long as the app, yet each full pass walked all of it: under load one came every few seconds and
+    # stalled the event loop for 35-70 ms (loop-lag p99 35 ms). No collection first: start-up leaves little garbage,
+    # and a full pass here would cost every start (and every test's app) its own tens of ms.
+    gc.freeze()
+
+
+async def thaw_heap() -> None:
+    """Give the objects kept out of full passes back to the collector, once the app is done with them."""
+    gc.unfreeze()
 
 
 def with_app_container(app: ASGIApp, container: AsyncContainer) -> ASGIApp:
