@@ -215,10 +215,12 @@ def health_during_export(server: Server) -> tuple[float, float]:
 
     def probe() -> None:
         with httpx.Client(base_url=server.url, timeout=30) as client:
-            while not done.wait(0.01):
+            # At least a few probes, however short the export (a smoke run's takes milliseconds).
+            while len(latencies) < 3 or not done.is_set():
                 started = time.perf_counter()
                 client.get("/health").raise_for_status()
                 latencies.append((time.perf_counter() - started) * 1000)
+                done.wait(0.01)
 
     prober = threading.Thread(target=probe)
     prober.start()
