@@ -249,6 +249,8 @@ async def test_two_readers_encode_a_bounded_number_of_batches_ahead(
     # The readers run ahead until the bound: the batch sent, and two more per reader encoded or queued.
     bound = 1 + 2 * min(2, usable_cores())
     await until(lambda: len(runs) >= bound)
+    # Nothing signals that no further batch will be handed over: the loop gets turns in which an unbounded reader
+    # would hand over more (the hand-over happens on the loop; no time passes on purpose).
     for _ in range(100):
         await asyncio.sleep(0)
     assert len(runs) == bound

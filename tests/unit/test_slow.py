@@ -22,7 +22,7 @@ async def tick(clock: FakeClock, until: asyncio.Future[object], rests: int | Non
     """Each time a call rests on the clock, end its rest; until `until` is done or after `rests` rests. How many."""
     ended = turns = 0
     while not until.done() and ended != rests:
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # one turn of the loop for the calls, no time: the fake clock moves only here
         turns += 1
         assert turns < 10_000, "no call rested on the clock"
         if clock.sleepers:

@@ -163,9 +163,9 @@ class SqliteOrderStream(OrderStreamPort):
 
         SQLite evaluates the encoding without the GIL, so a second connection encodes every other batch on another
         core. It is taken for exports of more than PARALLEL_FROM_BATCHES batches, on a process that may use more
-        than one core, and only while it leaves
-        RESERVED_CONNECTIONS of the pool free for other requests: four exports at once hold at most eight of the
-        default ten connections, and the one that lines them up on a snapshot only for an instant.
+        than one core, and only while it leaves RESERVED_CONNECTIONS of the pool free for other requests: four
+        exports at once hold at most eight of the default ten connections, and the one that lines them up on a
+        snapshot only for an instant.
         """
         async with database_errors, AsyncExitStack() as stack:
             readers = [await stack.enter_async_context(driver_connection(self._engine))]
@@ -212,36 +212,40 @@ async def _begin_reading(reader: Any, stack: AsyncExitStack) -> None:
     await reader.execute_fetchall("SELECT 1 FROM orders LIMIT 1")  # a transaction's snapshot starts at its first read
 
 
-async def _batch_starts(reader: Any, period: Period, size: int) -> AsyncIterator[dict[str, Any]]:
-    """The parameters of each batch in order: the period's own start first, then the key each next batch follows."""
+async def _batch_starts(reader: Any, period: Period, size: int) -> AsyncIterator[tuple[str, int] | None]:
+    """The key each batch follows, in order: None for the first, which starts at the period's own start."""
+    yield None
     start, _ = period.bounds()
-    _, opening = _where(period, after_key=False)
     _, following = _where(period, after_key=True)
-    yield {**opening, "size": size}
     # Just before the period's first key: no id is below the smallest 64-bit integer, no timestamp below ''.
-    key = (start or "", _SMALLEST_ID)
+    last: tuple[str, int] = (start or "", _SMALLEST_ID)
     sql = starts_sql(period)
     while True:
-        params = {**following, "size": size, "count": _STARTS_PER_READ, "last_created_at": key[0], "last_id": key[1]}
+        params = {**following, "size": size, "count": _STARTS_PER_READ, "last_created_at": last[0], "last_id": last[1]}
         keys = await reader.execute_fetchall(sql, params)
-        for created_at, id_ in keys:
-            yield {**following, "size": size, "last_created_at": created_at, "last_id": id_}
+        for key in keys:
+            yield key
         if len(keys) < _STARTS_PER_READ:
             return
-        key = keys[-1]
+        last = keys[-1]
 
 
 async def _in_order(
-    readers: list[Any], starts: AsyncIterator[dict[str, Any]], period: Period, dialect: Dialect, size: int
+    readers: list[Any], starts: AsyncIterator[tuple[str, int] | None], period: Period, dialect: Dialect, size: int
 ) -> AsyncGenerator[EncodedBatch, None]:
     """The batches encoded by the readers in turn, yielded in order, with a bounded number encoded ahead."""
     first, following = (batch_sql(period, dialect, after_key=key) for key in (False, True))
+    _, opening = _where(period, after_key=False)
+    _, after_key = _where(period, after_key=True)
     ahead: deque[asyncio.Future[Any]] = deque()
     try:
         async with aclosing(starts):  # type: ignore[type-var]
             index = 0
-            async for params in starts:
-                sql = following if "last_id" in params else first
+            async for key in starts:
+                if key is None:
+                    sql, params = first, {**opening, "size": size}
+                else:
+                    sql, params = following, {**after_key, "size": size, "last_created_at": key[0], "last_id": key[1]}
                 ahead.append(asyncio.ensure_future(readers[index % len(readers)].execute_fetchall(sql, params)))
                 index += 1
                 if len(ahead) > _AHEAD_PER_READER * len(readers) and (batch := _batch(await ahead.popleft())):
