@@ -47,14 +47,15 @@ class ShareFaults:
 class Coverage:
     """The processes' states a read covers, the scope it answers for, and why a cluster read fell back.
 
-    A read of this process alone carries its endpoints' `summaries`, read from the live counts; its state then has
-    no bucket spans, and is never merged.
+    A read of this process alone for the JSON document carries its endpoints' `summaries`, read from the live
+    counts, and its request `rates`; its state then has no endpoints, and is never merged.
     """
 
     states: list[ProcessMetrics]
     scope: Scope = "local"
     fallback: str | None = None
     summaries: dict[str, EndpointSummary] | None = None
+    rates: tuple[float, float] | None = None
 
 
 class MetricsStates:
@@ -69,25 +70,28 @@ class MetricsStates:
         self._share = share
         self._faults = faults
 
-    async def __call__(self, scope: Scope | None) -> Coverage:
-        """The states of the scope asked for: `cluster` by default when the metrics are shared."""
+    async def __call__(self, scope: Scope | None, *, summaries: bool = False) -> Coverage:
+        """The states of the scope asked for: `cluster` by default when the metrics are shared. With `summaries`, a
+        read of this process alone takes its endpoints' summaries and rates rather than their states."""
         if self._share is None:
             if scope == "cluster":
                 raise InvalidInput("scope", "scope=cluster needs PERFSHOP_REDIS_URL: this process shares no metrics")
-            return self._own()
+            return self._own(summaries)
         if scope == "local":
-            return self._own()
+            return self._own(summaries)
         try:
             published = await self._share.live()
         except Unavailable as error:
             self._faults.warn("reading", error)
-            return self._own(f"the metrics share is unavailable ({error}); this process only")
+            return self._own(summaries, f"the metrics share is unavailable ({error}); this process only")
         own = self._metrics.state()
         return Coverage([own, *(state for state in published if state.process != own.process)], "cluster")
 
-    def _own(self, fallback: str | None = None) -> Coverage:
+    def _own(self, summaries: bool, fallback: str | None = None) -> Coverage:
+        if not summaries:
+            return Coverage([self._metrics.state()], fallback=fallback)
         figures = self._metrics.figures()
-        return Coverage([figures.state], fallback=fallback, summaries=figures.endpoints)
+        return Coverage([figures.state], fallback=fallback, summaries=figures.endpoints, rates=figures.rates)
 
 
 class GetMetrics:
@@ -105,9 +109,15 @@ class GetMetrics:
         self._summaries: dict[str, tuple[EndpointState, EndpointSummary]] = {}
 
     async def __call__(self, scope: Scope | None = None) -> MetricsReport:
-        coverage = await self._states(scope)
+        coverage = await self._states(scope, summaries=True)
         if coverage.summaries is not None:
-            return document(coverage.states, coverage.summaries, scope=coverage.scope, cluster_error=coverage.fallback)
+            return document(
+                coverage.states,
+                coverage.summaries,
+                scope=coverage.scope,
+                cluster_error=coverage.fallback,
+                rates=coverage.rates,
+            )
         endpoints: dict[str, EndpointSummary] = {}
         entries = 0
         for name, group in by_endpoint(coverage.states).items():

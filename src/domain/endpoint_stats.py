@@ -3,10 +3,10 @@ Apdex), and reading them: as a mergeable state, or as a summary straight from th
 
 from bisect import bisect_left
 
-from domain.histogram import Histogram, Span, bucket_of
+from domain.histogram import Histogram, bucket_of
 from domain.metrics import EXPOSED_BOUNDS, EndpointState, EndpointSummary, RequestSample, StatusSeries
-from domain.metrics_report import EndpointPercentiles, summarize
-from domain.queueing import CountsWindow, Timings, apdex_zone
+from domain.metrics_report import endpoint_summary
+from domain.queueing import NO_FIGURES, CountsWindow, Timings, apdex_zone
 
 
 class EndpointStats:
@@ -16,11 +16,11 @@ class EndpointStats:
         "apdex",
         "apdex_t",
         "e2e",
-        "figured",
-        "figured_as_of",
         "queue",
         "series",
         "service",
+        "summarized",
+        "summarized_as_of",
         "taken",
         "taken_as_of",
         "ttfb",
@@ -36,12 +36,12 @@ class EndpointStats:
         self.e2e: Timings | None = None
         self.ttfb: Histogram | None = None
         self.series: dict[int, _Series] = {}  # by status // 100
-        # The last state taken and the last figures, and what each was taken from: a read that finds nothing
+        # The last state taken and the last summary, and what each was taken from: a read that finds nothing
         # changed reuses them.
         self.taken: EndpointState | None = None
         self.taken_as_of: tuple[object, ...] = ()
-        self.figured: tuple[EndpointState, EndpointSummary] | None = None
-        self.figured_as_of: tuple[object, ...] = ()
+        self.summarized: EndpointSummary | None = None
+        self.summarized_as_of: tuple[object, ...] = ()
 
     def record(self, sample: RequestSample, second: int, felt: float) -> None:
         """Add one request that finished during `second`; `felt` is `sample.felt()`."""
@@ -74,20 +74,16 @@ class EndpointStats:
         """
         as_of, window_apdex = self._as_of(second, window_span)
         if self.taken is None or as_of != self.taken_as_of:
-            self.taken, self.taken_as_of = self._take(second, window_span, window_apdex, spans=True), as_of
+            self.taken, self.taken_as_of = self._take(second, window_span, window_apdex), as_of
         return self.taken
 
-    def figures(self, second: int, window_span: float) -> tuple[EndpointState, EndpointSummary]:
-        """For a read of this process alone: the state as of `second` with its bucket spans left empty, and the
-        summary, its percentiles read from the live counts rather than from copied spans.
-
-        Unchanged since the last call, they are the same again, as with `state`.
-        """
+    def summary(self, second: int, window_span: float) -> EndpointSummary:
+        """For a read of this process alone: the summary as of `second`, its percentiles read from the live counts
+        (no bucket span is copied). Unchanged since the last call, it is the same summary again, as with `state`."""
         as_of, window_apdex = self._as_of(second, window_span)
-        if self.figured is None or as_of != self.figured_as_of:
-            state = self._take(second, window_span, window_apdex, spans=False)
-            self.figured, self.figured_as_of = (state, summarize(state, self._percentiles())), as_of
-        return self.figured
+        if self.summarized is None or as_of != self.summarized_as_of:
+            self.summarized, self.summarized_as_of = self._summarize(window_span, window_apdex), as_of
+        return self.summarized
 
     def _as_of(self, second: int, window_span: float) -> tuple[tuple[object, ...], tuple[int, ...]]:
         """The windows advanced to `second`; what tells whether the figures changed, and the window's Apdex."""
@@ -98,17 +94,25 @@ class EndpointStats:
         as_of = (self.service.histogram.total, window_span, window_apdex, *(one.window.dropped for one in timings))
         return as_of, window_apdex
 
-    def _percentiles(self) -> EndpointPercentiles:
+    def _summarize(self, window_span: float, window_apdex: tuple[int, ...]) -> EndpointSummary:
         service = self.service
-        return EndpointPercentiles(
-            lifetime=service.histogram.percentiles_ms(service.min_us, service.max_us),
-            window=service.window.histogram.percentiles_ms(service.min_us, service.max_us),
-            ttfb=self.ttfb.percentiles_ms() if self.ttfb else None,
-            queue=self.queue.percentiles() if self.queue else None,
-            e2e=self.e2e.percentiles() if self.e2e else None,
+        lifetime, window = service.histogram, service.window
+        count, low, high = lifetime.total, service.min_us, service.max_us
+        return endpoint_summary(
+            (count, service.micros, low if count else 0, high),
+            (
+                lifetime.percentiles_ms(low, high),
+                window.histogram.percentiles_ms(low, high),
+                self.ttfb.percentiles_ms() if self.ttfb else None,
+            ),
+            {f"{hundreds}xx": one.count for hundreds, one in sorted(self.series.items())},
+            (window.count, window.micros, window.count / window_span if window_span > 0 else 0.0),
+            (self.apdex, window_apdex),
+            self.queue.figures() if self.queue else NO_FIGURES,
+            self.e2e.figures() if self.e2e else NO_FIGURES,
         )
 
-    def _take(self, second: int, window_span: float, window_apdex: tuple[int, ...], spans: bool) -> EndpointState:
+    def _take(self, second: int, window_span: float, window_apdex: tuple[int, ...]) -> EndpointState:
         service = self.service
         window = service.window
         series = tuple(
@@ -121,17 +125,17 @@ class EndpointStats:
             micros=service.micros,
             min_us=service.min_us if count else 0,
             max_us=service.max_us,
-            buckets=service.histogram.span() if spans else Span(),
+            buckets=service.histogram.span(),
             window_count=window.count,
             window_micros=window.micros,
-            window_buckets=window.histogram.span() if spans else Span(),
+            window_buckets=window.histogram.span(),
             window_rps=window.count / window_span if window_span > 0 else 0.0,
             series=series,
-            ttfb=(self.ttfb.span() if spans else Span()) if self.ttfb else None,
+            ttfb=self.ttfb.span() if self.ttfb else None,
             apdex=tuple(self.apdex),
             window_apdex=window_apdex,
-            queue=self.queue.state(second, spans) if self.queue else None,
-            e2e=self.e2e.state(second, spans) if self.e2e else None,
+            queue=self.queue.state(second) if self.queue else None,
+            e2e=self.e2e.state(second) if self.e2e else None,
         )
 
 

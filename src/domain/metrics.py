@@ -160,8 +160,10 @@ def split_endpoint(endpoint: str) -> tuple[str, str]:
 
 
 class LocalFigures(NamedTuple):
-    """A read of this process alone: its state with every bucket span left empty (what the document's rates, loop
-    and objectives read; never merged nor published) and each endpoint's summary, read from the live counts."""
+    """A read of this process alone: its state with no endpoints (what the document's loop and objectives read;
+    never merged nor published), each endpoint's summary read from the live counts, and the requests per second
+    over the uptime and over the window."""
 
     state: ProcessMetrics
     endpoints: dict[str, EndpointSummary]
+    rates: tuple[float, float]

@@ -180,8 +180,8 @@ class MetricsPort(Protocol):
         ...
 
     def figures(self) -> LocalFigures:
-        """What a read of this process alone needs, as of now: its state without bucket spans, and each endpoint's
-        summary read from the live counts (no span is copied)."""
+        """What a read of this process alone needs, as of now: its state without endpoints, each endpoint's summary
+        read from the live counts (no span is copied), and its request rates."""
         ...
 
 

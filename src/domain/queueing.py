@@ -3,6 +3,7 @@ request, queue and end-to-end times per endpoint, and Apdex (requests that satis
 their users), lifetime and over a sliding window."""
 
 import re
+from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
 from msgspec import Struct
@@ -64,7 +65,7 @@ def apdex_zone(seconds: float, status: int, threshold_s: float) -> int:
     return SATISFIED if seconds <= threshold_s else TOLERATING
 
 
-def apdex(zones: tuple[int, ...]) -> float | None:
+def apdex(zones: Sequence[int]) -> float | None:
     """(satisfied + tolerating / 2) / all, 0..1, of (satisfied, tolerating, frustrated); None without requests."""
     satisfied, tolerating, frustrated = zones
     total = satisfied + tolerating + frustrated
@@ -151,24 +152,29 @@ class Timings:
         if micros < self.min_us:
             self.min_us = micros
 
-    def state(self, second: int, spans: bool = True) -> TimingState:
-        """The mergeable figures as of `second`; without `spans`, the buckets are left empty (for a read of this
-        process alone, which takes its percentiles from `percentiles()`)."""
+    def state(self, second: int) -> TimingState:
+        """The mergeable figures as of `second`."""
         self.window.advance(second)
         return TimingState(
             count=self.histogram.total,
             micros=self.micros,
             max_us=self.max_us,
-            buckets=self.histogram.span() if spans else Span(),
+            buckets=self.histogram.span(),
             window_count=self.window.count,
             window_micros=self.window.micros,
-            window_buckets=self.window.histogram.span() if spans else Span(),
+            window_buckets=self.window.histogram.span(),
         )
 
-    def percentiles(self) -> "TimingPercentiles":
-        """The lifetime and window percentiles in ms, from the live counts (the window as last advanced)."""
-        return TimingPercentiles(
-            self.histogram.percentiles_ms(0, self.max_us), self.window.histogram.percentiles_ms(0, self.max_us)
+    def figures(self) -> "TimingFigures":
+        """The figures, their percentiles read from the live counts (the window as last advanced)."""
+        if not self.histogram.total:
+            return NO_FIGURES
+        return figures_of(
+            self.histogram.total,
+            self.micros,
+            self.max_us,
+            self.histogram.percentiles_ms(0, self.max_us),
+            self.window.histogram.percentiles_ms(0, self.max_us),
         )
 
 
@@ -187,20 +193,6 @@ def merge_timings(states: list[TimingState]) -> TimingState | None:
     )
 
 
-class TimingPercentiles(NamedTuple):
-    """A kind of time's PERCENTS percentiles in ms, kept within 0 and its maximum: lifetime, then window."""
-
-    lifetime: list[float | None]
-    window: list[float | None]
-
-
-def timing_percentiles(state: TimingState) -> TimingPercentiles:
-    """The percentiles of a state's buckets."""
-    return TimingPercentiles(
-        percentiles_ms(state.buckets, 0, state.max_us), percentiles_ms(state.window_buckets, 0, state.max_us)
-    )
-
-
 class TimingFigures(NamedTuple):
     """A kind of time's figures in ms: lifetime average, maximum and percentiles, then the window's percentiles."""
 
@@ -214,11 +206,27 @@ class TimingFigures(NamedTuple):
     window_p99: float | None
 
 
-def timing_figures(state: TimingState | None, percentiles: TimingPercentiles | None = None) -> TimingFigures:
-    """The figures of a kind of time, with its percentiles when known (else those of its buckets); all None when
-    nothing was recorded."""
+NO_FIGURES = TimingFigures(  # of a kind of time not recorded
+    None, None, None, None, None, None, None, None
+)
+
+
+def timing_figures(state: TimingState | None) -> TimingFigures:
+    """The figures of a kind of time from its state's bucket spans; all None when nothing was recorded."""
     if state is None or not state.count:
-        return TimingFigures(None, None, None, None, None, None, None, None)
-    lifetime, window = percentiles or timing_percentiles(state)
-    average = round(min(state.micros / state.count, state.max_us) / 1000, 3)
-    return TimingFigures(average, round(state.max_us / 1000, 3), *lifetime, *window)
+        return NO_FIGURES
+    return figures_of(
+        state.count,
+        state.micros,
+        state.max_us,
+        percentiles_ms(state.buckets, 0, state.max_us),
+        percentiles_ms(state.window_buckets, 0, state.max_us),
+    )
+
+
+def figures_of(
+    count: int, micros: int, max_us: int, lifetime: list[float | None], window: list[float | None]
+) -> TimingFigures:
+    """The figures of a kind of time recorded `count` (at least 1) times, summing `micros`, with these PERCENTS
+    percentiles in ms (lifetime, window)."""
+    return TimingFigures(round(min(micros / count, max_us) / 1000, 3), round(max_us / 1000, 3), *lifetime, *window)

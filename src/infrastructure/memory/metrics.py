@@ -73,14 +73,15 @@ class InMemoryMetrics(MetricsPort):
         return self._process_state(now, {name: stats.state(int(now), span) for name, stats in self._endpoints.items()})
 
     def figures(self) -> LocalFigures:
-        """This process's state without bucket spans and its endpoints' summaries, read from the live counts."""
+        """This process's state without endpoints, its endpoints' summaries read from the live counts, and its
+        request rates."""
         now = self._clock()
-        span = min(now - self._started, self._window_s)
-        figures = {name: stats.figures(int(now), span) for name, stats in self._endpoints.items()}
-        return LocalFigures(
-            self._process_state(now, {name: state for name, (state, _) in figures.items()}),
-            {name: summary for name, (_, summary) in figures.items()},
-        )
+        second, span = int(now), min(now - self._started, self._window_s)
+        summaries = {name: stats.summary(second, span) for name, stats in self._endpoints.items()}
+        windows = [stats.service.window.count / span if span > 0 else 0.0 for stats in self._endpoints.values()]
+        state = self._process_state(now, {})
+        requests = sum(summary.count for summary in summaries.values())
+        return LocalFigures(state, summaries, (requests / state.uptime_s if state.uptime_s > 0 else 0.0, sum(windows)))
 
     def _process_state(self, now: float, endpoints: dict[str, EndpointState]) -> ProcessMetrics:
         uptime = now - self._started
