@@ -137,29 +137,29 @@ class Histogram:
         Each percentile's search starts from the bucket where the last read found it: between two reads a
         percentile moves a few buckets at most, so a read sums two short slices and steps a bucket or two, where
         copying the span and summing all of it costs tens of µs. The group counts bound every walk to 26 groups
-        and then 64 buckets.
+        and then 64 buckets, and one walk over the groups serves the three percentiles, which come in rising order.
         """
         total = self.total
         if not total:
             return [None] * len(PERCENTS)
         counts, groups, found = self.counts, self.groups, self.found
         figures: list[float | None] = []
+        group = found[0] >> SUB_BITS
+        below_group = sum(groups[:group])  # values in the groups before `group`
         for at, percent in enumerate(PERCENTS):
             rank = -(-percent * total // 100)  # rank_of(), written out likewise (total is at least 1)
-            index = found[at]
-            group = index >> SUB_BITS
-            below = sum(groups[:group])  # values in the groups before `group`
-            while rank > below + groups[group]:
-                below += groups[group]
+            while rank > below_group + groups[group]:
+                below_group += groups[group]
                 group += 1
-            while rank <= below:
+            while rank <= below_group:
                 group -= 1
-                below -= groups[group]
+                below_group -= groups[group]
+            # `group` holds the rank-th value; the bucket search starts where the last read found it if in there.
+            index = found[at]
             if index >> SUB_BITS == group:
-                below += sum(counts[group << SUB_BITS : index])
+                below = below_group + sum(counts[group << SUB_BITS : index])
             else:
-                index = group << SUB_BITS
-            # Now `below` values lie before bucket `index`, in the group that holds the rank-th value.
+                index, below = group << SUB_BITS, below_group
             while rank > below + counts[index]:
                 below += counts[index]
                 index += 1
