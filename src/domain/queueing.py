@@ -2,7 +2,6 @@
 request, queue and end-to-end times per endpoint, and Apdex (requests that satisfied, were tolerable or frustrated
 their users), lifetime and over a sliding window."""
 
-import re
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
@@ -23,26 +22,32 @@ REJECTIONS: tuple[Rejection, ...] = ("unparseable", "too_old", "in_future")
 # A clock a little ahead of the proxy's reads as a small negative wait: that much is clamped to 0, more is refused.
 _SKEW_TOLERATED_S = 1.0
 _NO_MINIMUM = 1 << 62  # above any time, so that the first one recorded becomes the minimum
-_NUMBER = re.compile(r"\s*(?:t=)?(\d{1,20}(?:\.\d{1,9})?)\s*")
+# What surrounds the value: the bytes a latin-1 decoded header value's str.strip() (regex `\s`) would remove.
+_WHITESPACE = b" \t\n\v\f\r\x1c\x1d\x1e\x1f\x85\xa0"
 
 
-def request_start(value: str) -> float | None:
+def request_start(value: bytes) -> float | None:
     """The epoch seconds an `X-Request-Start` value gives, or None when it is not one of its forms.
 
     The forms are `t=<seconds with a fraction>` (NGINX `t=${msec}`), `t=<microseconds>` (Apache `t=%t`), and a
     bare number of milliseconds or microseconds; they are told apart by magnitude, which for any date from 1973
-    to 5138 leaves no doubt: seconds below 1e11, milliseconds below 1e14, microseconds above.
+    to 5138 leaves no doubt: seconds below 1e11, milliseconds below 1e14, microseconds above. The number is 1 to
+    20 digits with an optional fraction of 1 to 9, the whole value may be surrounded by whitespace.
     """
-    match = _NUMBER.fullmatch(value)
-    if match is None:
+    # Checked piece by piece rather than with a regex, which took twice as long on every request: bytes.isdigit()
+    # accepts ASCII digits only, so float() then sees nothing but digits and at most one dot (none of its own
+    # extras: signs, exponents, underscores, inf or nan).
+    digits = value.strip(_WHITESPACE).removeprefix(b"t=")
+    whole, dot, fraction = digits.partition(b".")
+    if len(whole) > 20 or not whole.isdigit() or (dot and (len(fraction) > 9 or not fraction.isdigit())):
         return None
-    number = float(match.group(1))
+    number = float(digits)
     if number < 1e11:
         return number
     return number / 1e3 if number < 1e14 else number / 1e6
 
 
-def queue_seconds(value: str, now: float, max_age_s: float) -> float | Rejection:
+def queue_seconds(value: bytes, now: float, max_age_s: float) -> float | Rejection:
     """How long the request waited between the proxy and the app (`now` in epoch seconds), or why not recorded."""
     started = request_start(value)
     if started is None:

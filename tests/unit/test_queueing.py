@@ -1,5 +1,6 @@
 """X-Request-Start forms, clock skew and forgery, queue and end-to-end times, and Apdex arithmetic."""
 
+import re
 from typing import Any
 
 import msgspec
@@ -19,14 +20,15 @@ NOW = 1_800_000_000.25  # epoch seconds
 @pytest.mark.parametrize(
     "value",
     [
-        "t=1800000000.200",  # NGINX t=${msec}
-        "t=1800000000200000",  # Apache t=%t, microseconds
-        "1800000000200",  # milliseconds
-        "1800000000200000",  # microseconds
-        "  t=1800000000.2  ",
+        b"t=1800000000.200",  # NGINX t=${msec}
+        b"t=1800000000200000",  # Apache t=%t, microseconds
+        b"1800000000200",  # milliseconds
+        b"1800000000200000",  # microseconds
+        b"  t=1800000000.2  ",
+        b"\t\xa0t=1800000000.2\x85\r\n",  # what str.strip() of the latin-1 text removes
     ],
 )
-def test_every_form_reads_as_the_same_instant(value: str) -> None:
+def test_every_form_reads_as_the_same_instant(value: bytes) -> None:
     assert request_start(value) == pytest.approx(1_800_000_000.2)
     assert queue_seconds(value, NOW, 60) == pytest.approx(0.05)
 
@@ -34,23 +36,52 @@ def test_every_form_reads_as_the_same_instant(value: str) -> None:
 @pytest.mark.parametrize(
     ("value", "outcome"),
     [
-        ("t=1800000000.75", 0.0),  # 0.5 s ahead: clock skew, clamped
-        ("t=1800000001.26", "in_future"),  # more than 1 s ahead
-        ("t=1799999000.0", "too_old"),  # 1,000 s ago, beyond the 60 s allowed
-        ("t=1800000000.25", 0.0),
-        ("", "unparseable"),
-        ("t=", "unparseable"),
-        ("t=abc", "unparseable"),
-        ("t=-5", "unparseable"),
-        ("1e9", "unparseable"),
-        ("t=1.2.3", "unparseable"),
-        ("99999999999999999999", "in_future"),  # absurd: millennia ahead
-        ("999999999999999999999", "unparseable"),  # longer than any form
-        ("0", "too_old"),
+        (b"t=1800000000.75", 0.0),  # 0.5 s ahead: clock skew, clamped
+        (b"t=1800000001.26", "in_future"),  # more than 1 s ahead
+        (b"t=1799999000.0", "too_old"),  # 1,000 s ago, beyond the 60 s allowed
+        (b"t=1800000000.25", 0.0),
+        (b"", "unparseable"),
+        (b"t=abc", "unparseable"),
+        (b"t=-5", "unparseable"),
+        (b"1e9", "unparseable"),
+        (b"t=1.2.3", "unparseable"),
+        (b"99999999999999999999", "in_future"),  # absurd: millennia ahead
+        (b"999999999999999999999", "unparseable"),  # longer than any form
+        (b"1800000000.2000000000", "unparseable"),  # a fraction longer than nanoseconds
+        (b"0", "too_old"),
     ],
 )
-def test_skewed_forged_and_absurd_values(value: str, outcome: float | str) -> None:
+def test_skewed_forged_and_absurd_values(value: bytes, outcome: float | str) -> None:
     assert queue_seconds(value, NOW, 60) == outcome
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        *(b"t=", b" ", b"t= 5", b"t=t=5", b"T=5", b".5", b"5.", b"5 .2", b"1 5"),
+        *(b"1e5", b"1E5", b"inf", b"nan", b"Infinity", b"1_000", b"-5", b"+5", b"0x10", b"5\x00"),
+        "\u0665".encode(),  # an Arabic-Indic five, a digit to str.isdigit() and float() but not to this header
+        "1\u00b2".encode("latin-1"),  # a superscript two
+    ],
+)
+def test_what_float_or_a_unicode_digit_would_read_is_no_form(value: bytes) -> None:
+    assert request_start(value) is None
+
+
+# The documented forms as a pattern, to check the parser against on any bytes: regex `\s` and `\d` on the latin-1 text.
+FORMS = re.compile(r"\s*(?:t=)?(\d{1,20}(?:\.\d{1,9})?)\s*")
+HEADER_BYTES = st.binary(max_size=30) | st.lists(
+    st.sampled_from([b"t=", b"1", b"9", b"0", b".", b" ", b"\t", b"\xa0", b"\x85", b"\x1c", b"e", b"-", b"_", b"\xb2"]),
+    max_size=30,
+).map(b"".join)
+
+
+@given(HEADER_BYTES)
+def test_the_parser_accepts_exactly_the_documented_forms(value: bytes) -> None:
+    match = FORMS.fullmatch(value.decode("latin-1"))
+    assert (request_start(value) is None) == (match is None)
+    if match is not None:
+        assert request_start(value) == request_start(match.group(1).encode())
 
 
 def test_apdex_counts_satisfied_whole_and_tolerating_half() -> None:
