@@ -54,7 +54,8 @@ class MinuteRing:
     """Good and bad requests per minute over the last RING_MINUTES minutes, with a running sum per window, and
     over the lifetime.
 
-    A request only counts into its minute; the minute joins the windows' sums and the lifetime's when the next
+    A request only counts into its minute (`now_good` or `now_bad`, which SloCounter.record adds to once it has
+    advanced the ring to the request's minute); the minute joins the windows' sums and the lifetime's when the next
     one begins, so the per-request work does not grow with the number of windows.
     """
 
@@ -83,15 +84,6 @@ class MinuteRing:
         self.sums_good = [0] * len(WINDOWS)  # the minutes before the current one, per window
         self.sums_bad = [0] * len(WINDOWS)
         self.now_good = self.now_bad = 0  # the current minute
-
-    def add(self, minute: int, bad: bool) -> None:
-        """Count one request that ended during `minute` (minutes never go backwards)."""
-        if minute > self.minute:
-            self.advance(minute)
-        if bad:
-            self.now_bad += 1
-        else:
-            self.now_good += 1
 
     def lifetime(self) -> tuple[int, int]:
         """The good and the bad count of every minute so far."""
@@ -146,8 +138,15 @@ class SloCounter:
         self.ring = MinuteRing()
 
     def record(self, status: int, felt_seconds: float, minute: int) -> None:
-        """Count one request that ended during `minute`."""
-        self.ring.add(minute, self.objective.is_bad(status, felt_seconds))
+        """Count one request that ended during `minute` (minutes never go backwards) into its ring's minute."""
+        # Counted here rather than by a call into the ring: this runs per objective on every request.
+        ring = self.ring
+        if minute > ring.minute:
+            ring.advance(minute)
+        if self.objective.is_bad(status, felt_seconds):
+            ring.now_bad += 1
+        else:
+            ring.now_good += 1
 
     def state(self, minute: int, uptime_s: float) -> SloState:
         """The counts as of `minute`, for a process up for `uptime_s`."""

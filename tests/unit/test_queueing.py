@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.histogram import bucket_of
 from domain.metrics import RequestSample
 from domain.metrics_report import report
-from domain.queueing import CountsWindow, apdex, queue_seconds, request_start
+from domain.queueing import CountsWindow, Timings, apdex, queue_seconds, request_start
 from infrastructure.memory.metrics import InMemoryMetrics
 from tests.fakes import FakeClock
 
@@ -82,6 +83,15 @@ def test_the_parser_accepts_exactly_the_documented_forms(value: bytes) -> None:
     assert (request_start(value) is None) == (match is None)
     if match is not None:
         assert request_start(value) == request_start(match.group(1).encode())
+
+
+@given(st.integers(-(2**20), 2**34))
+def test_a_time_is_counted_in_the_bucket_of_its_microseconds(micros: int) -> None:
+    timings = Timings(60)
+    timings.add(micros / 1_000_000, 7)
+    index = bucket_of(round(micros / 1_000_000 * 1_000_000))
+    assert timings.histogram.counts[index] == timings.window.histogram.counts[index] == 1
+    assert timings.histogram.total == timings.window.count == 1
 
 
 def test_apdex_counts_satisfied_whole_and_tolerating_half() -> None:

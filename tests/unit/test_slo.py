@@ -8,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from application.prometheus import prometheus_text
 from domain.metrics import RequestSample
 from domain.metrics_report import report
-from domain.slo import WINDOWS, BurnWindow, MinuteRing, Objective, SloSummary, latency_objective
+from domain.slo import WINDOWS, BurnWindow, Objective, SloCounter, SloSummary, latency_objective
 from infrastructure.memory.metrics import InMemoryMetrics
 from presentation.settings import SettingsError, load_settings
 from tests.fakes import FakeClock
@@ -151,7 +151,8 @@ RING_STEPS = st.lists(
 
 @given(RING_STEPS)
 def test_the_minute_ring_counts_exactly_each_windows_last_minutes(steps: list[tuple[int, bool | None]]) -> None:
-    ring, minute = MinuteRing(), 10_000
+    counter, minute = SloCounter(AVAILABILITY), 10_000
+    ring = counter.ring
     counted: list[tuple[int, bool]] = []  # (minute, bad)
     for gap, bad in steps:
         minute += gap
@@ -167,5 +168,5 @@ def test_the_minute_ring_counts_exactly_each_windows_last_minutes(steps: list[tu
                 tuple(kept.count(True) for kept in expected),
             )
         else:
-            ring.add(minute, bad)
+            counter.record(500 if bad else 200, 0.0, minute)
             counted.append((minute, bad))
