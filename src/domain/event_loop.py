@@ -165,4 +165,4 @@ def _figures(
     samples: int, buckets: Span, max_us: int
 ) -> tuple[int, float | None, float | None, float | None, float | None]:
     p50, p95, p99 = percentiles_ms(buckets, 0, max_us)
-    return samples, p50, p95, p99, (round(max_us / 1000, 3) if samples else None)
+    return samples, p50, p95, p99, (max_us / 1000 if samples else None)

@@ -86,7 +86,7 @@ def percentiles_ms(span: Span, lowest_us: float = 0, highest_us: float = math.in
     """The PERCENTS percentiles in ms, rounded to the µs, each kept within [lowest_us, highest_us]: the range of
     the values actually seen, which an interpolated estimate never leaves."""
     return [
-        None if value is None else round(min(max(value, lowest_us), highest_us) / 1000, 3)
+        None if value is None else round(min(max(value, lowest_us), highest_us)) / 1000
         for value in percentiles_of(span, PERCENTS)
     ]
 
@@ -178,7 +178,7 @@ class Histogram:
                 lower, width = (index - (exponent << SUB_BITS)) << exponent, 1 << exponent
             value = lower + width * (rank - below - 0.5) / counts[index]
             value = lowest_us if value < lowest_us else highest_us if value > highest_us else value
-            figures.append(round(value / 1000, 3))
+            figures.append(round(value) / 1000)
         return figures
 
     def add(self, index: int) -> None:

@@ -168,7 +168,7 @@ def endpoint_summary(
     status.update(status_classes)
     return EndpointSummary(
         count,
-        round(micros / count / 1000, 3) if count else 0.0,  # avg_ms
+        round(micros / count) / 1000 if count else 0.0,  # avg_ms
         min_us / 1000,
         max_us / 1000,
         p50 or 0.0,
@@ -177,7 +177,7 @@ def endpoint_summary(
         status,
         WindowSummary(
             window_count,
-            round(window_micros / window_count / 1000, 3) if window_count else None,  # avg_ms
+            round(window_micros / window_count) / 1000 if window_count else None,  # avg_ms
             w50,
             w95,
             w99,

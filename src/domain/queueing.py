@@ -242,4 +242,4 @@ def figures_of(
 ) -> TimingFigures:
     """The figures of a kind of time recorded `count` (at least 1) times, summing `micros`, with these PERCENTS
     percentiles in ms (lifetime, window)."""
-    return TimingFigures(round(min(micros / count, max_us) / 1000, 3), round(max_us / 1000, 3), *lifetime, *window)
+    return TimingFigures(round(min(micros / count, max_us)) / 1000, max_us / 1000, *lifetime, *window)
