@@ -6,7 +6,7 @@ from bisect import bisect_left
 from domain.histogram import Histogram, bucket_of
 from domain.metrics import EXPOSED_BOUNDS, EndpointState, EndpointSummary, RequestSample, StatusSeries
 from domain.metrics_report import endpoint_summary
-from domain.queueing import NO_FIGURES, CountsWindow, Timings, apdex_zone
+from domain.queueing import FRUSTRATED, NO_FIGURES, SATISFIED, TOLERATING, CountsWindow, Timings
 
 
 class EndpointStats:
@@ -62,7 +62,15 @@ class EndpointStats:
                 self.queue, self.e2e = Timings(self.service.window.seconds), Timings(self.service.window.seconds)
             self.queue.add(queue, second)
             self.e2e.add(queue + seconds, second)  # its own end-to-end time: never a sum of percentiles
-        zone = apdex_zone(felt, sample.status, self.apdex_t)
+        # SATISFIED within the threshold T, TOLERATING within 4T, FRUSTRATED beyond it or on any 5xx
+        threshold = self.apdex_t
+        zone = (
+            FRUSTRATED
+            if sample.status >= 500 or felt > 4 * threshold
+            else SATISFIED
+            if felt <= threshold
+            else TOLERATING
+        )
         self.apdex[zone] += 1
         self.window_apdex.add(second, zone)
 

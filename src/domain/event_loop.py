@@ -111,10 +111,6 @@ class EventLoopStats:
         if self.in_flight > self.peak:
             self.peak = self.in_flight
 
-    def leave(self) -> None:
-        """A request left the app."""
-        self.in_flight -= 1
-
     def _note_peak(self, second: int) -> None:
         # A peak counts in the second it is noted: the sampler notes it every interval (and a read does), so it
         # lands within an interval, plus the loop's lag, of when it happened, and no request reads the clock for it.

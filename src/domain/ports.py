@@ -154,17 +154,15 @@ class CachePort(Protocol):
 
 
 class MetricsPort(Protocol):
-    """Request timings per endpoint, event-loop lag and requests in the app, in constant memory; `enter`, `record`
-    and `leave` run on every request: synchronous, O(1)."""
+    """Request timings per endpoint, event-loop lag and requests in the app, in constant memory; `enter` and `record`
+    run on every request: synchronous, O(1)."""
 
-    def record(self, sample: RequestSample) -> None: ...
-
-    def enter(self) -> None:
-        """A request entered the app."""
+    def record(self, sample: RequestSample) -> None:
+        """A request left the app, having taken what `sample` says."""
         ...
 
-    def leave(self) -> None:
-        """A request left the app."""
+    def enter(self) -> None:
+        """A request entered the app; `record` counts it leaving."""
         ...
 
     def lag(self, seconds: float) -> None:

@@ -66,13 +66,6 @@ def queue_seconds(value: bytes, now: float, max_age_s: float) -> float | Rejecti
 SATISFIED, TOLERATING, FRUSTRATED = 0, 1, 2
 
 
-def apdex_zone(seconds: float, status: int, threshold_s: float) -> int:
-    """SATISFIED within the threshold T, TOLERATING within 4T, FRUSTRATED beyond it or on any 5xx."""
-    if status >= 500 or seconds > 4 * threshold_s:
-        return FRUSTRATED
-    return SATISFIED if seconds <= threshold_s else TOLERATING
-
-
 def apdex(zones: Sequence[int]) -> float | None:
     """(satisfied + tolerating / 2) / all, 0..1, of (satisfied, tolerating, frustrated); None without requests."""
     satisfied, tolerating, frustrated = zones

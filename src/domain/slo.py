@@ -22,12 +22,6 @@ class Objective(Struct, frozen=True):
     target: float
     threshold_ms: float | None = None
 
-    def is_bad(self, status: int, felt_seconds: float) -> bool:
-        """Whether a request counts against this objective: a 5xx (429 is not one), or slower than the threshold."""
-        if self.threshold_ms is None:
-            return status >= 500
-        return felt_seconds * 1000 > self.threshold_ms
-
 
 def latency_objective(text: str) -> Objective:
     """`<percent>:<ms>`, e.g. `99:300`, as the latency objective; ValueError naming the expected form."""
@@ -143,7 +137,9 @@ class SloCounter:
         ring = self.ring
         if minute > ring.minute:
             ring.advance(minute)
-        if self.objective.is_bad(status, felt_seconds):
+        # Bad: a 5xx (429 is not one) for availability, slower than the threshold for latency.
+        threshold_ms = self.objective.threshold_ms
+        if (status >= 500) if threshold_ms is None else felt_seconds * 1000 > threshold_ms:
             ring.now_bad += 1
         else:
             ring.now_good += 1

@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from application.metrics import SampleLoopLag
 from application.prometheus import prometheus_text
+from domain.metrics import RequestSample
 from domain.metrics_report import report
 from infrastructure.clock import REAL_CLOCK
 from infrastructure.memory.metrics import InMemoryMetrics
@@ -77,7 +78,7 @@ def test_requests_in_the_app_now_and_at_most_during_the_window(clock: FakeClock)
     for _ in range(5):
         metrics.enter()
     for _ in range(3):
-        metrics.leave()
+        metrics.record(RequestSample("GET /items", 200, 0.001))  # a request leaves as it is recorded
     in_flight = report([metrics.state()]).event_loop.in_flight  # type: ignore[union-attr]
     assert (in_flight.now, in_flight.window_max) == (2, 5)
     clock.advance(WINDOW_S + 1)
@@ -127,7 +128,7 @@ def test_a_peak_between_two_looks_stays_in_the_window_after_its_requests_left(cl
     for _ in range(4):
         metrics.enter()
     for _ in range(4):
-        metrics.leave()
+        metrics.record(RequestSample("GET /items", 200, 0.001))  # a request leaves as it is recorded
     metrics.lag(0.001)  # the sampler notes the peak
     clock.advance(WINDOW_S - 1)
     in_flight = report([metrics.state()]).event_loop.in_flight  # type: ignore[union-attr]

@@ -35,7 +35,10 @@ class InMemoryMetrics(MetricsPort):
         self._loop = None if loop_interval_s is None else EventLoopStats(window_s, loop_interval_s)
 
     def record(self, sample: RequestSample) -> None:
-        """Add one finished request to its endpoint."""
+        """Add one finished request to its endpoint, and count it leaving the app."""
+        loop = self._loop
+        if loop is not None:
+            loop.in_flight -= 1  # counted here, not by a call: this runs on every request
         stats = self._endpoints.get(sample.endpoint)
         if stats is None:
             stats = self._endpoints[sample.endpoint] = EndpointStats(self._window_s, self._apdex_t_s)
@@ -51,11 +54,6 @@ class InMemoryMetrics(MetricsPort):
         """Count a request entering the app."""
         if self._loop is not None:
             self._loop.enter()
-
-    def leave(self) -> None:
-        """Count a request leaving the app."""
-        if self._loop is not None:
-            self._loop.leave()
 
     def reject_request_start(self, reason: Rejection) -> None:
         """Count an X-Request-Start value not recorded."""

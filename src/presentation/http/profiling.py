@@ -96,7 +96,6 @@ class ProfilingMiddleware:
         try:
             await self._app(scope, receive, timed_send)
         finally:
-            metrics.leave()
             seconds = (now() if last_body is None else last_body) - started
             template = scope.get("path_template")
             endpoint = f"{scope['method']} {template}" if template else UNMATCHED
