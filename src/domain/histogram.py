@@ -198,29 +198,40 @@ class Histogram:
         return forgotten
 
 
-class _Second:
-    __slots__ = ("buckets", "micros", "second")
+class SecondSlot:
+    """The values of one second of a sliding window: those counted into its histograms, those not yet."""
+
+    __slots__ = ("buckets", "micros", "pending", "second")
 
     def __init__(self) -> None:
         self.second = -1
         self.micros = 0
-        self.buckets: defaultdict[int, int] = defaultdict(int)  # counting in one is quicker than dict.get() + 1
+        # counting in a defaultdict is quicker than dict.get() + 1
+        self.buckets: defaultdict[int, int] = defaultdict(int)  # counted into the histograms
+        self.pending: defaultdict[int, int] = defaultdict(int)  # not yet
 
 
 class SlidingWindow:
-    """The last `seconds` whole seconds (the current one included): one sparse slot per second feeding a histogram.
+    """The last `seconds` whole seconds (the current one included): one sparse slot per second feeding a histogram,
+    and a `lifetime` histogram that counts every value too.
+
+    A value is counted into its second's slot as it comes, and into both histograms, bucket by bucket, when its
+    second ends or the window is advanced: a second's values fall into a few buckets, so that costs less than two
+    histograms' counts per value. Read the histograms after `advance()`.
 
     A slot that falls out of the window subtracts its few buckets from the histogram, so reading the window
     costs the same as reading the lifetime histogram, whatever the traffic. `dropped` counts the values that
     left: with the histogram's total it tells whether the window changed since it was last read.
     """
 
-    __slots__ = ("dropped", "expired", "histogram", "micros", "seconds", "slots")
+    __slots__ = ("current", "dropped", "expired", "histogram", "lifetime", "micros", "seconds", "slots")
 
-    def __init__(self, seconds: int) -> None:
+    def __init__(self, seconds: int, lifetime: Histogram | None = None) -> None:
         self.seconds = seconds
-        self.slots = [_Second() for _ in range(seconds)]
+        self.slots = [SecondSlot() for _ in range(seconds)]
+        self.current = self.slots[0]  # the slot of the latest second a value came in
         self.histogram = Histogram()
+        self.lifetime = lifetime or Histogram()
         self.micros = 0
         self.dropped = 0
         self.expired = -seconds  # every slot of a second up to this one has been dropped
@@ -232,18 +243,12 @@ class SlidingWindow:
 
     def add(self, second: int, index: int, micros: int) -> None:
         """Count one value of bucket `index` in `second` (seconds never go backwards)."""
-        slot = self.slots[second % self.seconds]
+        slot = self.current
         if slot.second != second:
-            self._drop(slot)
-            slot.second = second
-        slot.buckets[index] += 1
+            slot = self.enter(second)
+        slot.pending[index] += 1
         slot.micros += micros
         self.micros += micros
-        # Histogram.add written out: this runs for every request, where a call costs more than the increments.
-        histogram = self.histogram
-        histogram.counts[index] += 1
-        histogram.groups[index >> SUB_BITS] += 1
-        histogram.total += 1
 
     def advance(self, second: int) -> None:
         """Forget the slots older than the window ending at `second`.
@@ -251,6 +256,7 @@ class SlidingWindow:
         Only the slots of the seconds that left the window since the last call are looked at: a read every
         second visits one slot, not the whole window.
         """
+        self._count(self.current)
         oldest = second - self.seconds
         if oldest <= self.expired:
             return
@@ -261,7 +267,36 @@ class SlidingWindow:
                 self._drop(slot)
         self.expired = oldest
 
-    def _drop(self, slot: _Second) -> None:
+    def enter(self, second: int) -> SecondSlot:
+        """Make the slot of `second` the current one, once the values of the last current one are counted, and
+        return it: `add` counts into it."""
+        self._count(self.current)
+        slot = self.slots[second % self.seconds]
+        if slot.second != second:
+            self._drop(slot)
+            slot.second = second
+        self.current = slot
+        return slot
+
+    def _count(self, slot: SecondSlot) -> None:
+        """Count a slot's pending values into both histograms and into the slot's counted buckets."""
+        pending = slot.pending
+        if not pending:
+            return
+        window, lifetime, buckets = self.histogram, self.lifetime, slot.buckets
+        # One loop rather than Histogram.add per value and histogram: this runs once per second and per window.
+        for index, times in pending.items():
+            buckets[index] += times
+            window.counts[index] += times
+            window.groups[index >> SUB_BITS] += times
+            lifetime.counts[index] += times
+            lifetime.groups[index >> SUB_BITS] += times
+        added = sum(pending.values())
+        window.total += added
+        lifetime.total += added
+        slot.pending = defaultdict(int)
+
+    def _drop(self, slot: SecondSlot) -> None:
         self.dropped += self.histogram.forget(slot.buckets)
         self.micros -= slot.micros
         slot.micros = 0

@@ -126,13 +126,14 @@ class TimingState(Struct, frozen=True, array_like=True):
 
 
 class Timings:
-    """One kind of time of one endpoint in constant memory: a lifetime histogram and a sliding window."""
+    """One kind of time of one endpoint in constant memory: a lifetime histogram and a sliding window, which counts
+    the values into both (read the histograms after `window.advance()`)."""
 
     __slots__ = ("histogram", "max_us", "micros", "min_us", "window")
 
     def __init__(self, window_s: int) -> None:
         self.histogram = Histogram()
-        self.window = SlidingWindow(window_s)
+        self.window = SlidingWindow(window_s, self.histogram)
         self.micros = 0
         self.min_us = _NO_MINIMUM
         self.max_us = 0
@@ -140,18 +141,20 @@ class Timings:
     def add(self, seconds: float, second: int) -> None:
         """Count one time that ended during `second`."""
         micros = round(seconds * 1_000_000)
-        # bucket_of() and Histogram.add written out: this runs up to three times per request, where a call costs
-        # more than either.
+        # bucket_of() written out: this runs up to three times per request, where a call costs more.
         if micros < LINEAR_BUCKETS:
             index = micros if micros > 0 else 0
         else:
             exponent = micros.bit_length() - LINEAR_BITS
             index = (exponent << SUB_BITS) + (micros >> exponent) if exponent <= MAX_EXPONENT else BUCKETS - 1
-        histogram = self.histogram
-        histogram.counts[index] += 1
-        histogram.groups[index >> SUB_BITS] += 1
-        histogram.total += 1
-        self.window.add(second, index, micros)
+        # SlidingWindow.add written out likewise (the window counts the value into the lifetime histogram too)
+        window = self.window
+        slot = window.current
+        if slot.second != second:
+            slot = window.enter(second)
+        slot.pending[index] += 1
+        slot.micros += micros
+        window.micros += micros
         self.micros += micros
         if micros > self.max_us:
             self.max_us = micros
@@ -172,7 +175,7 @@ class Timings:
         )
 
     def figures(self) -> "TimingFigures":
-        """The figures, their percentiles read from the live counts (the window as last advanced)."""
+        """The figures, their percentiles read from the live counts as of the window's last advance."""
         if not self.histogram.total:
             return NO_FIGURES
         return figures_of(
