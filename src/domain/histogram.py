@@ -215,9 +215,10 @@ class SlidingWindow:
     """The last `seconds` whole seconds (the current one included): one sparse slot per second feeding a histogram,
     and a `lifetime` histogram that counts every value too.
 
-    A value is counted into its second's slot as it comes, and into both histograms, bucket by bucket, when its
-    second ends or the window is advanced: a second's values fall into a few buckets, so that costs less than two
-    histograms' counts per value. Read the histograms after `advance()`.
+    A value is counted into its second's slot as it comes (into `pending` of the slot `enter(second)` returns,
+    `micros` of that slot and of the window: Timings.add does it), and into both histograms, bucket by bucket, when
+    its second ends or the window is advanced: a second's values fall into a few buckets, so that costs less than
+    two histograms' counts per value. Read the histograms after `advance()`.
 
     A slot that falls out of the window subtracts its few buckets from the histogram, so reading the window
     costs the same as reading the lifetime histogram, whatever the traffic. `dropped` counts the values that
@@ -241,15 +242,6 @@ class SlidingWindow:
         """Values in the window."""
         return self.histogram.total
 
-    def add(self, second: int, index: int, micros: int) -> None:
-        """Count one value of bucket `index` in `second` (seconds never go backwards)."""
-        slot = self.current
-        if slot.second != second:
-            slot = self.enter(second)
-        slot.pending[index] += 1
-        slot.micros += micros
-        self.micros += micros
-
     def advance(self, second: int) -> None:
         """Forget the slots older than the window ending at `second`.
 
@@ -268,8 +260,8 @@ class SlidingWindow:
         self.expired = oldest
 
     def enter(self, second: int) -> SecondSlot:
-        """Make the slot of `second` the current one, once the values of the last current one are counted, and
-        return it: `add` counts into it."""
+        """Make the slot of `second` (seconds never go backwards) the current one, once the values of the last
+        current one are counted, and return it."""
         self._count(self.current)
         slot = self.slots[second % self.seconds]
         if slot.second != second:

@@ -147,7 +147,7 @@ class Timings:
         else:
             exponent = micros.bit_length() - LINEAR_BITS
             index = (exponent << SUB_BITS) + (micros >> exponent) if exponent <= MAX_EXPONENT else BUCKETS - 1
-        # SlidingWindow.add written out likewise (the window counts the value into the lifetime histogram too)
+        # Into the window's slot of this second; the window counts it into the lifetime histogram too.
         window = self.window
         slot = window.current
         if slot.second != second:

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from domain.histogram import (
     BUCKETS,
     Histogram,
-    SlidingWindow,
     Span,
     add_spans,
     bucket_bounds,
@@ -18,6 +17,7 @@ from domain.histogram import (
     percentiles_ms,
     percentiles_of,
 )
+from domain.queueing import Timings
 
 
 def histogram_of(values: list[int]) -> Histogram:
@@ -109,21 +109,23 @@ WINDOW_STEPS = st.lists(st.tuples(st.integers(0, 9), st.one_of(st.none(), st.int
 def test_a_window_holds_exactly_the_values_of_its_last_seconds_and_its_lifetime_all_however_often_it_is_read(
     steps: list[tuple[int, int | None]],
 ) -> None:
-    window, seconds = SlidingWindow(5), 1_000
-    recorded: list[tuple[int, int]] = []  # (second, bucket)
+    timings, seconds = Timings(5), 1_000
+    window = timings.window
+    recorded: list[tuple[int, int]] = []  # (second, µs)
     for gap, index in steps:
         seconds += gap
         if index is None:
             window.advance(seconds)
-            kept = [bucket for second, bucket in recorded if second > seconds - 5]
-            expected = histogram_of([bucket_bounds(bucket)[0] for bucket in kept]).span()
+            kept = [micros for second, micros in recorded if second > seconds - 5]
+            expected = histogram_of(kept).span()
             assert (window.histogram.span(), window.count, window.micros) == (expected, len(kept), sum(kept))
             assert window.dropped == len(recorded) - len(kept)
-            everything = histogram_of([bucket_bounds(bucket)[0] for _, bucket in recorded])
-            assert (window.lifetime.span(), window.lifetime.total) == (everything.span(), len(recorded))
+            everything = histogram_of([micros for _, micros in recorded])
+            assert (timings.histogram.span(), timings.histogram.total) == (everything.span(), len(recorded))
         else:
-            window.add(seconds, index, index)
-            recorded.append((seconds, index))
+            micros = bucket_bounds(index)[0]  # the lowest value of bucket `index`
+            timings.add(micros / 1_000_000, seconds)
+            recorded.append((seconds, micros))
 
 
 # Each step adds values (small and large ones, so that the percentiles jump across groups as well as creep),
@@ -161,11 +163,12 @@ def test_percentiles_read_from_the_live_counts_equal_those_of_the_span_after_any
 
 
 def test_live_percentiles_match_the_exact_ones_of_the_span_on_lognormal_traffic_read_every_second() -> None:
-    rng, window = random.Random(3), SlidingWindow(60)
+    rng, timings = random.Random(3), Timings(60)
+    window = timings.window
     for second in range(300):
         for _ in range(rng.randrange(0, 60)):
             micros = int(rng.lognormvariate(math.log(40_000 if second < 150 else 4_000), 0.7))
-            window.add(second, bucket_of(micros), micros)
+            timings.add(micros / 1_000_000, second)
         window.advance(second)
         live = window.histogram.percentiles_ms()
         exact = percentiles_of(window.histogram.span(), (50, 95, 99))
