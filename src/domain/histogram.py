@@ -275,17 +275,25 @@ class SlidingWindow:
         pending = slot.pending
         if not pending:
             return
-        window, lifetime, buckets = self.histogram, self.lifetime, slot.buckets
-        # One loop rather than Histogram.add per value and histogram: this runs once per second and per window.
+        counts, groups = self.histogram.counts, self.histogram.groups
+        all_counts, all_groups = self.lifetime.counts, self.lifetime.groups
+        # One loop over the lists themselves rather than Histogram.add per value and histogram: this runs for every
+        # bucket a second's values fell in, in every window.
         for index, times in pending.items():
-            buckets[index] += times
-            window.counts[index] += times
-            window.groups[index >> SUB_BITS] += times
-            lifetime.counts[index] += times
-            lifetime.groups[index >> SUB_BITS] += times
+            counts[index] += times
+            all_counts[index] += times
+            group = index >> SUB_BITS
+            groups[group] += times
+            all_groups[group] += times
         added = sum(pending.values())
-        window.total += added
-        lifetime.total += added
+        self.histogram.total += added
+        self.lifetime.total += added
+        if slot.buckets:  # counted before, during the same second (a read came)
+            buckets = slot.buckets
+            for index, times in pending.items():
+                buckets[index] += times
+        else:
+            slot.buckets = pending
         slot.pending = defaultdict(int)
 
     def _drop(self, slot: SecondSlot) -> None:
