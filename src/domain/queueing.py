@@ -215,9 +215,8 @@ class TimingFigures(NamedTuple):
     window_p99: float | None
 
 
-NO_FIGURES = TimingFigures(  # of a kind of time not recorded
-    None, None, None, None, None, None, None, None
-)
+# The figures of a kind of time not recorded.
+NO_FIGURES = TimingFigures(None, None, None, None, None, None, None, None)
 
 
 def timing_figures(state: TimingState | None) -> TimingFigures:

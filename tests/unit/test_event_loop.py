@@ -73,12 +73,17 @@ def test_lag_leaves_the_window_but_not_the_lifetime(clock: FakeClock) -> None:
     assert (lag.lag_ms.window.samples, lag.lag_ms.window.max) == (1, 1.0)
 
 
+def enter_and_leave(metrics: InMemoryMetrics, entering: int, leaving: int) -> None:
+    """`entering` requests enter the app, then `leaving` of them leave it, as each is recorded."""
+    for _ in range(entering):
+        metrics.enter()
+    for _ in range(leaving):
+        metrics.record(RequestSample("GET /items", 200, 0.001))
+
+
 def test_requests_in_the_app_now_and_at_most_during_the_window(clock: FakeClock) -> None:
     metrics = metrics_on(clock)
-    for _ in range(5):
-        metrics.enter()
-    for _ in range(3):
-        metrics.record(RequestSample("GET /items", 200, 0.001))  # a request leaves as it is recorded
+    enter_and_leave(metrics, entering=5, leaving=3)
     in_flight = report([metrics.state()]).event_loop.in_flight  # type: ignore[union-attr]
     assert (in_flight.now, in_flight.window_max) == (2, 5)
     clock.advance(WINDOW_S + 1)
@@ -125,10 +130,7 @@ def test_prometheus_exposes_the_lag_histogram_and_the_in_flight_gauge(clock: Fak
 
 def test_a_peak_between_two_looks_stays_in_the_window_after_its_requests_left(clock: FakeClock) -> None:
     metrics = metrics_on(clock)
-    for _ in range(4):
-        metrics.enter()
-    for _ in range(4):
-        metrics.record(RequestSample("GET /items", 200, 0.001))  # a request leaves as it is recorded
+    enter_and_leave(metrics, entering=4, leaving=4)
     metrics.lag(0.001)  # the sampler notes the peak
     clock.advance(WINDOW_S - 1)
     in_flight = report([metrics.state()]).event_loop.in_flight  # type: ignore[union-attr]

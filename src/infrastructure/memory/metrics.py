@@ -38,7 +38,7 @@ class InMemoryMetrics(MetricsPort):
         """Add one finished request to its endpoint, and count it leaving the app."""
         loop = self._loop
         if loop is not None:
-            loop.in_flight -= 1  # counted here, not by a call: this runs on every request
+            loop.in_flight -= 1  # EventLoopStats.enter() counted it in; out here, not by a call, on every request
         stats = self._endpoints.get(sample.endpoint)
         if stats is None:
             stats = self._endpoints[sample.endpoint] = EndpointStats(self._window_s, self._apdex_t_s)
