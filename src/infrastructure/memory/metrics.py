@@ -76,10 +76,11 @@ class InMemoryMetrics(MetricsPort):
         now = self._clock()
         second, span = int(now), min(now - self._started, self._window_s)
         summaries = {name: stats.summary(second, span) for name, stats in self._endpoints.items()}
-        windows = [stats.service.window.count / span if span > 0 else 0.0 for stats in self._endpoints.values()]
         state = self._process_state(now, {})
         requests = sum(summary.count for summary in summaries.values())
-        return LocalFigures(state, summaries, (requests / state.uptime_s if state.uptime_s > 0 else 0.0, sum(windows)))
+        in_window = sum(summary.window.count for summary in summaries.values())
+        rates = (requests / state.uptime_s if state.uptime_s > 0 else 0.0, in_window / span if span > 0 else 0.0)
+        return LocalFigures(state, summaries, rates)
 
     def _process_state(self, now: float, endpoints: dict[str, EndpointState]) -> ProcessMetrics:
         uptime = now - self._started
